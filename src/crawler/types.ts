@@ -1,0 +1,68 @@
+/**
+ * The plain data that crosses the thread boundary between the dispatcher and a pool worker.
+ * Everything here must survive structured cloning: no classes, no functions.
+ */
+
+/** Failure codes a crawl attempt can end with (Task.error.code). */
+export type CrawlErrorCode =
+  | "HTTP_STATUS"
+  | "TIMEOUT"
+  | "DNS"
+  | "CONNECT"
+  | "TOO_LARGE"
+  | "TOO_MANY_REDIRECTS"
+  | "BLOCKED_ADDRESS"
+  | "UNSUPPORTED_SCHEME"
+  | "ROBOTS_DISALLOWED"
+  | "INTERNAL";
+
+/** How one fetch is allowed to behave; built once from Config by the main thread. */
+export interface FetchPolicy {
+  /** Whole attempt: connect + headers + body. */
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  /** Cap on the body, checked while streaming, after decompression too. */
+  maxBodyBytes: number;
+  maxRedirects: number;
+  userAgent: string;
+  /** When true, loopback/private/link-local/... targets are allowed. */
+  allowPrivate: boolean;
+  /** CIDRs (e.g. "10.0.0.0/8") or host names that are allowed even when allowPrivate is false. */
+  allowList: string[];
+  /** Static name → IP overrides, like curl --resolve ("host" → "ip"); the guard still checks the IP. */
+  resolve: Record<string, string>;
+}
+
+/** What a successful fetch + parse produced (Task.result). */
+export interface PageResult {
+  httpStatus: number;
+  finalUrl: string;
+  contentType: string | null;
+  /** Bytes of the body after content-encoding is undone, before charset decoding (requests' len(content)). */
+  contentLength: number;
+  title: string | null;
+  linkCount: number;
+  fetchMs: number;
+  parseMs: number;
+}
+
+export interface CrawlFailure {
+  code: CrawlErrorCode;
+  message: string;
+  /** Connect errors, timeouts, 408, 429 and 5xx are worth another attempt. */
+  retryable: boolean;
+  /** From a Retry-After header, when the server sent one. */
+  retryAfterMs?: number;
+  /** Set when the failure had an HTTP response. */
+  httpStatus?: number;
+}
+
+export type CrawlOutcome = { ok: true; page: PageResult } | { ok: false; error: CrawlFailure };
+
+/** robots.txt lookup result; the dispatcher parses and caches the text. */
+export type RobotsOutcome =
+  | { kind: "found"; url: string; body: string }
+  /** 4xx (404 among them): the convention is "allow all". */
+  | { kind: "missing"; httpStatus: number }
+  /** 5xx, timeout, connect error: see the README for the convention applied. */
+  | { kind: "unreachable"; reason: string };
