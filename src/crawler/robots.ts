@@ -19,7 +19,7 @@ export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<
   try {
     url = new URL("/robots.txt", origin).href;
   } catch {
-    return { kind: "unreachable", reason: `not an absolute URL: ${origin}` };
+    return { kind: "unreachable", code: "UNSUPPORTED_SCHEME", reason: `not an absolute URL: ${origin}` };
   }
   try {
     const limit = { maxBytes: Math.min(policy.maxBodyBytes, ROBOTS_MAX_BYTES), truncate: true };
@@ -27,7 +27,7 @@ export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<
     // The rules belong to the origin asked about, wherever a redirect fetched them from.
     if (response.body !== null) return { kind: "found", url, body: utf8.decode(response.body) };
     if (response.status === 429 || response.status >= 500) {
-      return { kind: "unreachable", reason: describeStatus(response.status) };
+      return { kind: "unreachable", code: "HTTP_STATUS", reason: describeStatus(response.status) };
     }
     return { kind: "missing", httpStatus: response.status };
   } catch (err) {
@@ -36,6 +36,6 @@ export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<
     if (failure.code === "TOO_MANY_REDIRECTS" && failure.httpStatus !== undefined) {
       return { kind: "missing", httpStatus: failure.httpStatus };
     }
-    return { kind: "unreachable", reason: failure.message };
+    return { kind: "unreachable", code: failure.code, reason: failure.message };
   }
 }

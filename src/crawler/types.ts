@@ -64,5 +64,5 @@ export type RobotsOutcome =
   | { kind: "found"; url: string; body: string }
   /** 4xx (404 among them): the convention is "allow all". */
   | { kind: "missing"; httpStatus: number }
-  /** 5xx, timeout, connect error: see the README for the convention applied. */
-  | { kind: "unreachable"; reason: string };
+  /** 429, 5xx (code HTTP_STATUS) or a transport failure (its code): see the README for the convention applied. */
+  | { kind: "unreachable"; code: CrawlErrorCode; reason: string };

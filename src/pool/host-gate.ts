@@ -31,6 +31,7 @@ type RobotsEntry =
   | { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
 
 const MAX_ROBOTS_ENTRIES = 10_000;
+const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "BLOCKED_ADDRESS", "UNSUPPORTED_SCHEME"]);
 
 /**
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
@@ -100,7 +101,7 @@ export class HostGate {
     this.#robots.set(origin, loading);
     this.#options
       .fetchRobots(origin)
-      .catch((error: unknown): RobotsOutcome => ({ kind: "unreachable", reason: String(error) }))
+      .catch((error: unknown): RobotsOutcome => ({ kind: "unreachable", code: "INTERNAL", reason: String(error) }))
       .then((outcome) => {
         this.#robots.set(origin, this.#entryFor(origin, outcome));
         this.#options.onRobotsReady();
@@ -125,7 +126,11 @@ export class HostGate {
       case "missing":
         return { state: "ready", expiresAt: now + robotsTtlMs, isAllowed: () => true, crawlDelayMs: 0, note: "" };
       case "unreachable":
-        // RFC 9309 §2.3.1.4: an unreachable robots.txt (5xx, network error) means "disallow all" for now.
+        // The host itself cannot be reached (refused, unknown, blocked): let the fetch fail with that precise code.
+        if (HOST_UNREACHABLE_CODES.has(outcome.code)) {
+          return { state: "ready", expiresAt: now + robotsRetryMs, isAllowed: () => true, crawlDelayMs: 0, note: "" };
+        }
+        // RFC 9309 §2.3.1.4: a robots.txt answering 429/5xx or timing out means "disallow all" for now.
         return {
           state: "ready",
           expiresAt: now + robotsRetryMs,

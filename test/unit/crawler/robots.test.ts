@@ -50,7 +50,7 @@ describe("fetchRobots", () => {
     [429, "HTTP 429 Too Many Requests"],
   ])("reports %i as unreachable", async (status, reason) => {
     site.setRobots("ignored", status);
-    expect(await fetchRobots(site.origin, testPolicy())).toEqual({ kind: "unreachable", reason });
+    expect(await fetchRobots(site.origin, testPolicy())).toEqual({ kind: "unreachable", code: "HTTP_STATUS", reason });
   });
 
   it("reports a timeout as unreachable", async () => {
@@ -58,6 +58,7 @@ describe("fetchRobots", () => {
     try {
       expect(await fetchRobots(slow.origin, testPolicy({ timeoutMs: 200 }))).toEqual({
         kind: "unreachable",
+        code: "TIMEOUT",
         reason: "timed out after 200 ms",
       });
     } finally {
