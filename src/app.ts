@@ -80,7 +80,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await nextTurn();
       await nextTurn();
       await server.close();
-      await pool.close();
+      await pool.destroy();
       await repository.close();
     })());
 

@@ -26,24 +26,21 @@ export class CrawlPool {
       maxThreads: options.threads,
       concurrentTasksPerWorker: options.concurrencyPerThread,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // "sync" parks an idle thread in Atomics.wait, which would freeze the fetches it still has in flight.
+      atomics: "disabled",
       workerData: { policy: options.policy } satisfies WorkerSetup,
     });
   }
 
-  crawl(url: string, signal?: AbortSignal): Promise<{ worker: number; outcome: CrawlOutcome }> {
-    return this.#piscina.run({ kind: "crawl", url }, { signal }) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+  crawl(url: string): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    return this.#piscina.run({ kind: "crawl", url }) as Promise<{ worker: number; outcome: CrawlOutcome }>;
   }
 
-  robots(origin: string, signal?: AbortSignal): Promise<{ worker: number; robots: RobotsOutcome }> {
-    return this.#piscina.run({ kind: "robots", origin }, { signal }) as Promise<{ worker: number; robots: RobotsOutcome }>;
+  robots(origin: string): Promise<{ worker: number; robots: RobotsOutcome }> {
+    return this.#piscina.run({ kind: "robots", origin }) as Promise<{ worker: number; robots: RobotsOutcome }>;
   }
 
-  /** Waits for running work, then stops the threads. */
-  close(): Promise<void> {
-    return this.#piscina.close();
-  }
-
-  /** Stops the threads now; running work is rejected. */
+  /** Stops the threads; work still running (abandoned by the dispatcher at shutdown) is rejected. */
   destroy(): Promise<void> {
     return this.#piscina.destroy();
   }

@@ -31,14 +31,18 @@ export class Dispatcher {
   readonly #deps: DispatcherDeps;
   readonly #options: DispatcherOptions;
   readonly #running = new Map<number, Task>();
-  readonly #abort = new AbortController();
+  // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
+  #abandoned = false;
   #finished: AttemptOutcome[] = [];
   #flushing: Promise<void> | null = null;
   #pumping = false;
   #pumpAgain = false;
   #stopped = false;
   #wakeTimer: NodeJS.Timeout | null = null;
-  #mayHaveDelayed = true;
+  // Retry backoff leaves PENDING rows that are not runnable yet. Counting committed retries lets an idle
+  // dispatcher skip the "next runAt?" query when none can exist, without racing a concurrent commit.
+  #retriesCommitted = 0;
+  #noDelayedAsOf = -1;
   #idle: (() => void) | null = null;
 
   constructor(deps: DispatcherDeps, options: DispatcherOptions) {
@@ -70,8 +74,8 @@ export class Dispatcher {
   }
 
   /**
-   * Shutdown: starts nothing more, gives running tasks `graceMs` to finish, then aborts the rest and
-   * puts them back to PENDING for the next start.
+   * Shutdown: starts nothing more, gives running tasks `graceMs` to finish, then abandons the rest and
+   * puts them back to PENDING for the next start (the caller then destroys the pool).
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
@@ -86,7 +90,7 @@ export class Dispatcher {
       });
     }
     const unfinished = [...this.#running.keys()];
-    this.#abort.abort();
+    this.#abandoned = true;
     await this.#flush();
     if (unfinished.length > 0) {
       const requeued = await this.#deps.repository.requeue(unfinished);
@@ -142,15 +146,17 @@ export class Dispatcher {
 
   #run(task: Task): void {
     this.#running.set(task.id, task);
+    // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     this.#deps.pool
-      .crawl(task.url, this.#abort.signal)
+      .crawl(task.url)
       .then(
         ({ worker, outcome }): AttemptOutcome | null => {
+          if (this.#abandoned) return null;
           if (outcome.ok) return { id: task.id, worker, kind: "succeeded", page: outcome.page };
           return this.#failure(task, worker, outcome.error);
         },
         (error: unknown): AttemptOutcome | null => {
-          if (this.#abort.signal.aborted) return null; // shutdown: stop() puts it back to PENDING
+          if (this.#abandoned) return null; // shutdown: stop() put it back to PENDING
           const message = coerceError(error).message;
           this.#deps.logger.error({ taskId: task.id, err: coerceError(error) }, "pool worker failed");
           return { id: task.id, worker: null, kind: "failed", error: { code: "INTERNAL", message } };
@@ -165,7 +171,6 @@ export class Dispatcher {
   #failure(task: Task, worker: number, error: CrawlFailure): AttemptOutcome {
     const delay = retryDelay(error, task.attempts, task.maxRetries, this.#options.retry);
     if (delay === null) return { id: task.id, worker, kind: "failed", error };
-    this.#mayHaveDelayed = true;
     return { id: task.id, worker, kind: "retry", error, runAt: Date.now() + delay };
   }
 
@@ -183,6 +188,7 @@ export class Dispatcher {
     this.#flushing = (async () => {
       try {
         const written = await this.#deps.repository.finishAttempts(batch, Date.now());
+        if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
         this.#deps.events.publishDone(written.filter((t) => t.status !== "PENDING"));
       } catch (error) {
         // The rows stay RUNNING; the next start requeues them. Never lose the slot accounting.
@@ -206,9 +212,10 @@ export class Dispatcher {
 
   async #sleepUntilRunnable(now: number): Promise<void> {
     const candidates = [this.#deps.gate.nextOpening(now)];
-    if (this.#mayHaveDelayed) {
+    const retries = this.#retriesCommitted;
+    if (retries !== this.#noDelayedAsOf) {
       const nextRunAt = await this.#deps.repository.nextRunAt(now);
-      if (nextRunAt === null) this.#mayHaveDelayed = false;
+      if (nextRunAt === null) this.#noDelayedAsOf = retries;
       candidates.push(nextRunAt);
     }
     const next = candidates.filter((t): t is number => t !== null).sort((a, b) => a - b)[0];

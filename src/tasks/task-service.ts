@@ -137,6 +137,9 @@ export class TaskService {
           count(next);
         }
       }
+      // Events carry only completions; one read refreshes the rest (PENDING → RUNNING) for the answer.
+      const unfinished = [...byId.values()].filter((t) => !isTerminal(t.status)).map((t) => t.id);
+      for (const fresh of await this.#deps.repository.findByIds(unfinished)) byId.set(fresh.id, fresh);
       const tasks = asked.map((id) => byId.get(id)!);
       const doneAsked = tasks.filter((t) => isTerminal(t.status)).length;
       return { tasks, done: doneAsked, notDone: tasks.length - doneAsked, complete: met() };

@@ -22,6 +22,7 @@
  * - `/robots.txt`     as set by {@link FixtureSite.setRobots} (404 by default)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import { brotliCompressSync, createGzip, deflateSync, gzipSync } from "node:zlib";
@@ -63,6 +64,8 @@ export interface FixtureSite {
   /** Requests received whose path starts with the prefix (all of them without one). */
   requestCount(pathPrefix?: string): number;
   requestLog: RequestRecord[];
+  /** Resolves once `count` requests whose path starts with the prefix have arrived (counting earlier ones). */
+  waitForRequests(pathPrefix: string, count: number): Promise<void>;
   /** Clears the request log and the concurrency maxima. */
   resetStats(): void;
   setRobots(text: string | null, status?: number): void;
@@ -103,6 +106,7 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
   let maxTotal = 0;
   const timers = new Set<NodeJS.Timeout>();
   const flakyFailures = new Map<string, number>();
+  const arrivals = new EventEmitter();
   let robots: { text: string | null; status: number } = { text: options.robots ?? null, status: 200 };
 
   const later = (ms: number, action: () => void): void => {
@@ -210,6 +214,7 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
       aborted: false,
     };
     log.push(record);
+    arrivals.emit("request");
     const current = (inFlight.get(host) ?? 0) + 1;
     inFlight.set(host, current);
     maxima.set(host, Math.max(maxima.get(host) ?? 0, current));
@@ -248,6 +253,16 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
     requestLog: log,
     maxConcurrent: (host) => (host === undefined ? maxTotal : (maxima.get(host) ?? 0)),
     requestCount: (prefix = "") => log.filter((record) => record.path.startsWith(prefix)).length,
+    waitForRequests: (prefix, count) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (log.filter((record) => record.path.startsWith(prefix)).length < count) return;
+          arrivals.off("request", check);
+          resolve();
+        };
+        arrivals.on("request", check);
+        check();
+      }),
     resetStats() {
       log.length = 0;
       maxima.clear();

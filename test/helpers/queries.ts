@@ -1,0 +1,51 @@
+/** The Task selection every end-to-end test asks for. */
+export const TASK_FIELDS = `
+  id url status done attempts submissionId worker createdAt startedAt finishedAt
+  result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }
+  error { code message }
+`;
+
+export interface TaskView {
+  id: string;
+  url: string;
+  status: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+  done: boolean;
+  attempts: number;
+  submissionId: string;
+  worker: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result: {
+    httpStatus: number;
+    finalUrl: string;
+    contentType: string | null;
+    contentLength: number;
+    title: string | null;
+    linkCount: number;
+    fetchMs: number;
+    parseMs: number;
+  } | null;
+  error: { code: string; message: string } | null;
+}
+
+export const SUBMIT = `mutation Submit($urls: [String!]!, $options: CrawlOptions) {
+  submitCrawl(urls: $urls, options: $options) { id tasks { ${TASK_FIELDS} } }
+}`;
+
+export const BATCH = `query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {
+  batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {
+    done notDone complete tasks { ${TASK_FIELDS} }
+  }
+}`;
+
+export const RESULT = `query Result($id: ID!, $timeoutMs: Int) { result(id: $id, timeoutMs: $timeoutMs) { ${TASK_FIELDS} } }`;
+
+export const TASK = `query Task($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
+
+export const TASK_DONE = `subscription Done($ids: [ID!], $submissionId: ID) {
+  taskDone(ids: $ids, submissionId: $submissionId) { ${TASK_FIELDS} }
+}`;
+
+export type SubmitData = { submitCrawl: { id: string; tasks: TaskView[] } };
+export type BatchData = { batch: { done: number; notDone: number; complete: boolean; tasks: TaskView[] } };
