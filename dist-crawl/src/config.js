@@ -1,0 +1,110 @@
+import os from "node:os";
+import { z } from "zod";
+const int = (min, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+const list = z.string().transform((v) => v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean));
+/** Every setting, its env name and default, in one place (documented in the README). */
+const envSchema = z.object({
+    PORT: int(0, 65535).default(4000),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    DATABASE_URL: z.string().startsWith("file:").default("file:./data/crawlq.db"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    CRAWLQ_THREADS: int(1, 256).default(os.availableParallelism()),
+    CRAWLQ_CONCURRENCY_PER_THREAD: int(1, 1024).optional(),
+    CRAWLQ_MAX_IN_FLIGHT: int(1, 100_000).optional(),
+    CRAWLQ_ALLOW_PRIVATE: flag.default(false),
+    CRAWLQ_ALLOW_LIST: list.default([]),
+    CRAWLQ_RESOLVE: list.default([]),
+    CRAWLQ_RESPECT_ROBOTS: flag.default(true),
+    CRAWLQ_ALLOW_ROBOTS_OVERRIDE: flag.default(false),
+    CRAWLQ_ROBOTS_TTL_MS: int(0).default(3_600_000),
+    CRAWLQ_USER_AGENT: z.string().min(1).default("crawlq/0.1 (+https://github.com/crawlq/crawlq)"),
+    CRAWLQ_TASK_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
+    CRAWLQ_CONNECT_TIMEOUT_MS: int(1, 3_600_000).default(10_000),
+    CRAWLQ_MAX_RETRIES: int(0, 20).default(2),
+    CRAWLQ_RETRY_BASE_MS: int(0).default(500),
+    CRAWLQ_RETRY_MAX_MS: int(0).default(60_000),
+    CRAWLQ_PER_HOST_CONCURRENCY: int(1, 10_000).default(4),
+    CRAWLQ_HOST_DELAY_MS: int(0).default(0),
+    CRAWLQ_MAX_BODY_BYTES: int(1).default(10 * 1024 * 1024),
+    CRAWLQ_MAX_REDIRECTS: int(0, 50).default(10),
+    CRAWLQ_MAX_URLS_PER_SUBMISSION: int(1, 1_000_000).default(10_000),
+    CRAWLQ_MAX_URL_LENGTH: int(1).default(2048),
+    CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
+    CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
+});
+export class ConfigError extends Error {
+    code = "CONFIG";
+}
+/** Reads and validates the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env = process.env) {
+    // Empty strings mean "unset", as shells and compose files often pass them.
+    const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+    const parsed = envSchema.safeParse(present);
+    if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+        throw new ConfigError(`Invalid configuration: ${problems}`);
+    }
+    return toConfig(parsed.data);
+}
+function toConfig(e) {
+    const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32;
+    return {
+        port: e.PORT,
+        host: e.HOST,
+        databaseUrl: e.DATABASE_URL,
+        logLevel: e.LOG_LEVEL,
+        sqliteSynchronous: e.CRAWLQ_SQLITE_SYNCHRONOUS,
+        pool: {
+            threads: e.CRAWLQ_THREADS,
+            concurrencyPerThread,
+            /** Tasks the dispatcher keeps in the pool at once; the database holds the rest. */
+            maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? e.CRAWLQ_THREADS * concurrencyPerThread,
+        },
+        fetch: {
+            timeoutMs: e.CRAWLQ_TASK_TIMEOUT_MS,
+            connectTimeoutMs: e.CRAWLQ_CONNECT_TIMEOUT_MS,
+            maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES,
+            maxRedirects: e.CRAWLQ_MAX_REDIRECTS,
+            userAgent: e.CRAWLQ_USER_AGENT,
+            allowPrivate: e.CRAWLQ_ALLOW_PRIVATE,
+            allowList: e.CRAWLQ_ALLOW_LIST,
+            resolve: parseResolve(e.CRAWLQ_RESOLVE),
+        },
+        politeness: {
+            perHostConcurrency: e.CRAWLQ_PER_HOST_CONCURRENCY,
+            hostDelayMs: e.CRAWLQ_HOST_DELAY_MS,
+            respectRobots: e.CRAWLQ_RESPECT_ROBOTS,
+            allowRobotsOverride: e.CRAWLQ_ALLOW_ROBOTS_OVERRIDE,
+            robotsTtlMs: e.CRAWLQ_ROBOTS_TTL_MS,
+        },
+        retry: {
+            maxRetries: e.CRAWLQ_MAX_RETRIES,
+            baseDelayMs: e.CRAWLQ_RETRY_BASE_MS,
+            maxDelayMs: e.CRAWLQ_RETRY_MAX_MS,
+        },
+        limits: {
+            maxUrlsPerSubmission: e.CRAWLQ_MAX_URLS_PER_SUBMISSION,
+            maxUrlLength: e.CRAWLQ_MAX_URL_LENGTH,
+            maxWaitMs: 300_000,
+            defaultWaitMs: 30_000,
+            maxBatchIds: 10_000,
+        },
+        shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
+    };
+}
+/** "host=ip,host2=ip2" (curl --resolve style) → { host: ip }. */
+function parseResolve(entries) {
+    const map = {};
+    for (const entry of entries) {
+        const [host, ip] = entry.split("=");
+        if (!host || !ip)
+            throw new ConfigError(`Invalid configuration: CRAWLQ_RESOLVE entry "${entry}" is not host=ip`);
+        map[host.toLowerCase()] = ip;
+    }
+    return map;
+}
+//# sourceMappingURL=config.js.map

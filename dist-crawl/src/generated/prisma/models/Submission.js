@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Submission.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Task.js.map

@@ -1,0 +1,38 @@
+import { builder } from "./builder.js";
+import { TaskRef } from "./task.js";
+const ReturnWhenEnum = builder.enumType("ReturnWhen", {
+    description: "As concurrent.futures.wait's return_when.",
+    values: {
+        ALL_COMPLETED: { description: "Every task is done." },
+        FIRST_COMPLETED: { description: "Any task is done." },
+        FIRST_EXCEPTION: { description: "Any task FAILED, or every task is done." },
+    },
+});
+const BatchResultRef = builder.objectRef("BatchResult").implement({
+    fields: (t) => ({
+        tasks: t.field({ type: [TaskRef], description: "One per id asked, in the order asked.", resolve: (b) => b.tasks }),
+        done: t.exposeInt("done"),
+        notDone: t.exposeInt("notDone"),
+        complete: t.exposeBoolean("complete", { description: "The returnWhen condition was met before the timeout." }),
+    }),
+});
+builder.queryFields((t) => ({
+    batch: t.field({
+        type: BatchResultRef,
+        description: "Collect many results: waits until returnWhen holds or timeoutMs passes (then complete is false; it does not fail). " +
+            "Takes exactly one of ids (at most 10,000) or submissionId; unknown ids fail with NOT_FOUND naming them.",
+        args: {
+            ids: t.arg.idList(),
+            submissionId: t.arg.id(),
+            timeoutMs: t.arg.int({ description: "Default 30,000, at most 300,000." }),
+            returnWhen: t.arg({ type: ReturnWhenEnum, defaultValue: "ALL_COMPLETED" }),
+        },
+        resolve: (_root, args, ctx) => ctx.service.batch({
+            ids: args.ids?.map(String),
+            submissionId: args.submissionId == null ? null : String(args.submissionId),
+            timeoutMs: args.timeoutMs,
+            returnWhen: args.returnWhen,
+        }),
+    }),
+}));
+//# sourceMappingURL=batch.js.map

@@ -1,0 +1,15 @@
+import { builder } from "./builder.js";
+import { TaskRef } from "./task.js";
+builder.subscriptionField("taskDone", (t) => t.field({
+    type: TaskRef,
+    description: "add_done_callback: each selected task once, when it reaches a terminal state, in completion order; tasks already " +
+        "done come first. With ids or submissionId the stream completes after the last one; with neither it emits every " +
+        "completion from now on and does not complete.",
+    args: { ids: t.arg.idList(), submissionId: t.arg.id() },
+    subscribe: (_root, args, ctx) => ctx.service.watchDone({
+        ids: args.ids?.map(String),
+        submissionId: args.submissionId == null ? null : String(args.submissionId),
+    }),
+    resolve: (task) => task,
+}));
+//# sourceMappingURL=task-done.js.map

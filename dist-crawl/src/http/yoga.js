@@ -1,0 +1,63 @@
+import { GraphQLError } from "graphql";
+import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
+import { CrawlqError } from "../tasks/errors.js";
+const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
+mutation Submit {
+  submitCrawl(urls: ["https://example.com/", "https://example.org/"]) {
+    id
+    tasks { id url status }
+  }
+}
+
+query Collect($submissionId: ID!) {
+  batch(submissionId: $submissionId, timeoutMs: 30000) {
+    complete done notDone
+    tasks { id url status result { httpStatus title linkCount contentLength } error { code message } }
+  }
+}
+
+subscription Watch($submissionId: ID!) {
+  taskDone(submissionId: $submissionId) {
+    id url status worker result { title httpStatus } error { code message }
+  }
+}
+
+query Pool { pool { threads concurrencyPerThread running pending succeeded failed cancelled } }
+`;
+/**
+ * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables)
+ * pass through; everything else is masked so no internals or stack traces reach a client.
+ */
+function errorMasker(logger) {
+    return (error, message, isDev) => {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof CrawlqError && error instanceof GraphQLError) {
+            return createGraphQLError(original.message, {
+                nodes: error.nodes,
+                path: error.path,
+                extensions: { ...original.details, code: original.code },
+            });
+        }
+        if (original)
+            logger.error({ err: original }, "unexpected error in a GraphQL operation");
+        return maskError(error, message, isDev);
+    };
+}
+export function buildYoga(schema, context, logger) {
+    return createYoga({
+        schema,
+        context: () => context,
+        graphqlEndpoint: "/graphql",
+        landingPage: false,
+        graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
+        maskedErrors: { maskError: errorMasker(logger), isDev: false },
+        logging: {
+            debug: (...args) => logger.debug(args.join(" ")),
+            info: (...args) => logger.info(args.join(" ")),
+            warn: (...args) => logger.warn(args.join(" ")),
+            // Yoga reports every GraphQL error here, expected ones too; errorMasker logs the unexpected ones.
+            error: (...args) => logger.debug(args.map(String).join(" ")),
+        },
+    });
+}
+//# sourceMappingURL=yoga.js.map

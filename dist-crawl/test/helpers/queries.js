@@ -1,0 +1,20 @@
+/** The Task selection every end-to-end test asks for. */
+export const TASK_FIELDS = `
+  id url status done attempts submissionId worker createdAt startedAt finishedAt
+  result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }
+  error { code message }
+`;
+export const SUBMIT = `mutation Submit($urls: [String!]!, $options: CrawlOptions) {
+  submitCrawl(urls: $urls, options: $options) { id tasks { ${TASK_FIELDS} } }
+}`;
+export const BATCH = `query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {
+  batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {
+    done notDone complete tasks { ${TASK_FIELDS} }
+  }
+}`;
+export const RESULT = `query Result($id: ID!, $timeoutMs: Int) { result(id: $id, timeoutMs: $timeoutMs) { ${TASK_FIELDS} } }`;
+export const TASK = `query Task($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
+export const TASK_DONE = `subscription Done($ids: [ID!], $submissionId: ID) {
+  taskDone(ids: $ids, submissionId: $submissionId) { ${TASK_FIELDS} }
+}`;
+//# sourceMappingURL=queries.js.map

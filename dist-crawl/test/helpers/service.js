@@ -1,0 +1,57 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+const mainJs = fileURLToPath(new URL("../../src/main.js", import.meta.url));
+/** A temp folder for one test file's SQLite files; remove() deletes it. */
+export function tempDatabase() {
+    const dir = mkdtempSync(path.join(tmpdir(), "crawlq-test-"));
+    return { url: `file:${path.join(dir, "crawlq.db")}`, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+/** Test defaults: the fixture site is on loopback, so private targets are allowed unless a test says otherwise. */
+export const TEST_ENV = {
+    CRAWLQ_ALLOW_PRIVATE: "1",
+    CRAWLQ_THREADS: "2",
+    CRAWLQ_CONCURRENCY_PER_THREAD: "8",
+    CRAWLQ_RETRY_BASE_MS: "50",
+    CRAWLQ_TASK_TIMEOUT_MS: "5000",
+    LOG_LEVEL: "warn",
+};
+/**
+ * Starts the real service the way `npm start` does (node dist/src/main.js: migrations, then listen) on a
+ * random port, and resolves once it prints its "listening on" line.
+ */
+export async function startService(databaseUrl, env = {}) {
+    const child = spawn(process.execPath, [mainJs], {
+        env: { ...process.env, ...TEST_ENV, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+    const url = await new Promise((resolve, reject) => {
+        const onData = () => {
+            const match = /listening on (http:\/\/\S+\/graphql)/.exec(output);
+            if (match) {
+                child.stdout.off("data", onData);
+                resolve(match[1]);
+            }
+        };
+        child.stdout.on("data", onData);
+        void exited.then((code) => reject(new Error(`service exited (${code}) before listening:\n${output}`)));
+    });
+    return {
+        url,
+        process: child,
+        output: () => output,
+        exited,
+        stop: async () => {
+            if (child.exitCode === null && child.signalCode === null)
+                child.kill("SIGTERM");
+            return exited;
+        },
+    };
+}
+//# sourceMappingURL=service.js.map

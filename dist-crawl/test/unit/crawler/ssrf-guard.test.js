@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { closeHttpAgents, crawlPage, fetchRobots } from "../../../src/crawler/index.js";
+import { expectedPage, startFixtureSite } from "../../helpers/fixture-site.js";
+import { testPolicy } from "./policy.js";
+// Safety net: should a resolve override ever be ignored, the crawler must not ask a real DNS
+// server (a packet off this machine). Only "localhost", answered from /etc/hosts, goes through.
+vi.mock("node:dns", async (importOriginal) => {
+    const dns = await importOriginal();
+    const lookup = (hostname, options, callback) => {
+        if (hostname === "localhost") {
+            dns.lookup(hostname, { ...options, all: true }, callback);
+            return;
+        }
+        const err = Object.assign(new Error(`test safety net: no DNS lookup for ${hostname}`), { code: "ENOTFOUND" });
+        process.nextTick(callback, err, []);
+    };
+    return { ...dns, default: { ...dns, lookup }, lookup };
+});
+let site;
+const guarded = testPolicy({ allowPrivate: false });
+beforeAll(async () => {
+    site = await startFixtureSite();
+});
+afterAll(async () => {
+    await closeHttpAgents();
+    await site.close();
+});
+beforeEach(() => site.resetStats());
+function expectBlocked(outcome) {
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok)
+        expect(outcome.error).toMatchObject({ code: "BLOCKED_ADDRESS", retryable: false });
+}
+describe("the SSRF guard, end to end against the loopback fixture", () => {
+    it("is proven reachable with allowPrivate, so the refusals below are the guard's", async () => {
+        const outcome = await crawlPage(site.url("/page/3"), testPolicy());
+        expect(outcome).toMatchObject({ ok: true, page: expectedPage(3) });
+    });
+    it("refuses http://127.0.0.1 by default", async () => {
+        const outcome = await crawlPage(site.url("/page/1"), guarded);
+        expectBlocked(outcome);
+        if (!outcome.ok)
+            expect(outcome.error.message).toContain("127.0.0.1 (loopback)");
+        expect(site.requestCount()).toBe(0);
+    });
+    it("refuses http://[::1]", async (context) => {
+        if (site.ipv6Origin === null)
+            context.skip();
+        const url = `${site.ipv6Origin}/page/1`;
+        expect(await crawlPage(url, testPolicy())).toMatchObject({ ok: true });
+        site.resetStats();
+        expectBlocked(await crawlPage(url, guarded));
+        expect(site.requestCount()).toBe(0);
+    });
+    it("refuses an IPv4-mapped IPv6 literal", async () => {
+        expectBlocked(await crawlPage(`http://[::ffff:127.0.0.1]:${site.port}/page/1`, guarded));
+        expect(site.requestCount()).toBe(0);
+    });
+    it("refuses http://localhost, even after an allowed policy left a keep-alive connection open", async () => {
+        const url = `http://localhost:${site.port}/page/1`;
+        expect(await crawlPage(url, testPolicy())).toMatchObject({ ok: true });
+        site.resetStats();
+        const outcome = await crawlPage(url, guarded);
+        expectBlocked(outcome);
+        if (!outcome.ok)
+            expect(outcome.error.message).toContain("for localhost");
+        expect(site.requestCount()).toBe(0);
+    });
+    it("refuses a name that resolves to 127.0.0.1", async () => {
+        const policy = testPolicy({ allowPrivate: false, resolve: { "www.public-site.test": "127.0.0.1" } });
+        expectBlocked(await crawlPage(`http://www.public-site.test:${site.port}/page/1`, policy));
+        expect(site.requestCount()).toBe(0);
+    });
+    it("connects to an allow-listed host name at the address the resolve override gives", async () => {
+        const policy = testPolicy({ allowPrivate: false, allowList: ["Fixture.Test"], resolve: { "fixture.test": "127.0.0.1" } });
+        const outcome = await crawlPage(`http://fixture.test:${site.port}/page/2`, policy);
+        expect(outcome).toMatchObject({ ok: true, page: { finalUrl: `http://fixture.test:${site.port}/page/2`, ...expectedPage(2) } });
+        expect(site.requestLog.map((record) => record.host)).toEqual([`fixture.test:${site.port}`]);
+    });
+    it.each([
+        ["127.0.0.1", (port) => `http://127.0.0.1:${port}/page/2`],
+        ["localhost", (port) => `http://localhost:${port}/page/2`],
+        ["a name resolving to loopback", (port) => `http://rebound.test:${port}/page/2`],
+    ])("refuses a redirect from an allowed host to %s", async (_, target) => {
+        const policy = testPolicy({
+            allowPrivate: false,
+            allowList: ["fixture.test"],
+            resolve: { "fixture.test": "127.0.0.1", "rebound.test": "127.0.0.1" },
+        });
+        const url = `http://fixture.test:${site.port}/redirect-to?url=${encodeURIComponent(target(site.port))}`;
+        expectBlocked(await crawlPage(url, policy));
+        expect(site.requestCount("/redirect-to")).toBe(1);
+        expect(site.requestCount("/page/")).toBe(0);
+    });
+    it("allows loopback through an allow-list CIDR", async () => {
+        const outcome = await crawlPage(site.url("/page/4"), testPolicy({ allowPrivate: false, allowList: ["127.0.0.0/8"] }));
+        expect(outcome).toMatchObject({ ok: true, page: expectedPage(4) });
+    });
+    it("guards robots.txt fetches too", async () => {
+        site.setRobots("User-agent: *\nDisallow: /\n");
+        const outcome = await fetchRobots(site.origin, guarded);
+        expect(outcome).toMatchObject({ kind: "unreachable" });
+        if (outcome.kind === "unreachable")
+            expect(outcome.reason).toContain("blocked address");
+        expect(site.requestCount()).toBe(0);
+        site.setRobots(null);
+    });
+});
+//# sourceMappingURL=ssrf-guard.test.js.map

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../helpers/fixture-site.js";
+import { gqlData, subscribeWs, wsClient } from "../helpers/graphql.js";
+import { BATCH, SUBMIT, TASK_DONE, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
+
+const COUNT = 1000;
+let site: FixtureSite;
+let service: RunningService;
+const db = tempDatabase();
+
+beforeAll(async () => {
+  site = await startFixtureSite();
+  service = await startService(db.url, { CRAWLQ_PER_HOST_CONCURRENCY: "64", CRAWLQ_CONCURRENCY_PER_THREAD: "32" });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await site?.close();
+  db.remove();
+});
+
+it(`runs ${COUNT} tasks of one submission, each result matching the fixture page`, async () => {
+  const client = wsClient(service.url);
+  const started = performance.now();
+  const urls = Array.from({ length: COUNT }, (_, i) => site.url(`/page/${i + 1}`));
+  const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
+  const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+  await stream.completed;
+  const elapsedMs = performance.now() - started;
+  console.log(`${COUNT} fixture pages end to end: ${elapsedMs.toFixed(0)} ms (${((COUNT / elapsedMs) * 1000).toFixed(0)} pages/s)`);
+
+  expect(stream.errors).toEqual([]);
+  expect(stream.items).toHaveLength(COUNT);
+  expect(new Set(stream.items.map((t) => t.id)).size).toBe(COUNT);
+
+  const { batch } = await gqlData<BatchData>(service.url, BATCH, { submissionId: submitCrawl.id, timeoutMs: 0 });
+  expect(batch).toMatchObject({ complete: true, done: COUNT, notDone: 0 });
+  batch.tasks.forEach((task, i) => {
+    const page = expectedPage(i + 1);
+    expect(task.url).toBe(urls[i]);
+    expect(task.status).toBe("SUCCEEDED");
+    expect(task.result).toMatchObject({
+      httpStatus: 200,
+      finalUrl: urls[i],
+      title: page.title,
+      linkCount: page.linkCount,
+      contentLength: page.contentLength,
+    });
+  });
+  expect(new Set(batch.tasks.map((t) => t.worker)).size).toBe(2); // both pool threads did work
+  expect(site.requestCount("/page/")).toBe(COUNT);
+  await client.dispose();
+});
