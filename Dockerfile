@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# Three stages, as graphile-worker does: deps (with the native better-sqlite3 build), build, runtime.
+# Every step is the same as CI runs: npm ci (whose postinstall builds dist/), then prune to production.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 compiles from source when no prebuilt binary can be fetched.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY prisma ./prisma
+COPY prisma.config.ts tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts ./scripts
+COPY bench ./bench
+COPY test ./test
+RUN npm ci
+
+FROM build AS prune
+RUN npm prune --omit=dev
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=4000 \
+    DATABASE_URL=file:/data/crawlq.db
+WORKDIR /app
+COPY --from=prune /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/prisma ./prisma
+COPY --from=build /app/prisma.config.ts /app/package.json ./
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 4000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# node directly (not npm start) so SIGTERM reaches the service; it applies migrations itself.
+CMD ["node", "dist/src/main.js"]
