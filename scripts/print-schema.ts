@@ -1,13 +1,15 @@
-/** Writes the Pothos schema, sorted, to schema.graphql (committed; a test fails when it is stale). */
+/**
+ * Prints the Pothos schema, sorted, to schema.graphql (committed; a test fails when it is stale).
+ * `--stdout` prints it instead of writing the file.
+ */
 import { writeFileSync } from "node:fs";
 import { lexicographicSortSchema, printSchema } from "graphql";
 import { schema } from "../src/graphql/schema.js";
 
-export function printedSchema(): string {
-  return `${printSchema(lexicographicSortSchema(schema))}\n`;
-}
-
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
-  writeFileSync(new URL("../../schema.graphql", import.meta.url), printedSchema());
+const printed = `${printSchema(lexicographicSortSchema(schema))}\n`;
+if (process.argv.includes("--stdout")) {
+  process.stdout.write(printed);
+} else {
+  writeFileSync(new URL("../../schema.graphql", import.meta.url), printed);
   process.stdout.write("wrote schema.graphql\n");
 }

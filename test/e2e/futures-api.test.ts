@@ -231,3 +231,14 @@ describe("tasks and pool", () => {
     expect(pool.cancelled).toBeGreaterThan(0);
   });
 });
+
+describe("HTTP endpoint", () => {
+  it("serves GraphiQL with a ready example operation, and a health check", async () => {
+    const page = await fetch(service.url, { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("GraphiQL");
+    expect(html).toContain("submitCrawl");
+    expect((await fetch(new URL("/health", service.url))).status).toBe(200);
+  });
+});
