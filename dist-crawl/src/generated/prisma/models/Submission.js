@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Submission.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Task.js.map
