@@ -90,7 +90,7 @@ export class TaskService {
       if (!task) throw new NotFoundError([id]);
       if (isTerminal(task.status)) return task;
       const done = await feed.nextBefore(Date.now() + wait);
-      if (!done) throw new WaitTimeoutError(id, wait);
+      if (!done) throw this.#accepting ? new WaitTimeoutError(id, wait) : new ShuttingDownError();
       return done;
     } finally {
       feed.close();
