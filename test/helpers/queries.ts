@@ -1,3 +1,5 @@
+import type { PageResult } from "../../src/crawler/types.js";
+
 /** The Task selection every end-to-end test asks for. */
 export const TASK_FIELDS = `
   id url status done attempts submissionId worker createdAt startedAt finishedAt
@@ -16,16 +18,7 @@ export interface TaskView {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  result: {
-    httpStatus: number;
-    finalUrl: string;
-    contentType: string | null;
-    contentLength: number;
-    title: string | null;
-    linkCount: number;
-    fetchMs: number;
-    parseMs: number;
-  } | null;
+  result: PageResult | null;
   error: { code: string; message: string } | null;
 }
 
