@@ -16,7 +16,7 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 /** Applies pending migrations with the Prisma CLI (JS engine: no download), creating the SQLite folder. */
 function migrate(databaseUrl: string): void {
   const file = databaseUrl.slice("file:".length);
-  if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(projectRoot, file)), { recursive: true });
+  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
   const prismaCli = createRequire(import.meta.url).resolve("prisma/build/index.js");
   execFileSync(process.execPath, [prismaCli, "migrate", "deploy"], {
     cwd: projectRoot,
