@@ -65,6 +65,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   );
   const server = new HttpServer(yoga);
 
+  // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line (statements per repository method).
+  const printCounters = () => process.stdout.write(`crawlq-counters ${JSON.stringify(repository.counts())}\n`);
+  if (config.debugCounters) process.on("SIGUSR2", printCounters);
+
   await dispatcher.start();
   const address = await server.listen(config.port, config.host);
   const hostForUrl = address.host.includes(":") ? `[${address.host}]` : address.host;
@@ -72,6 +76,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      process.off("SIGUSR2", printCounters);
       service.stopAccepting();
       await server.stopAccepting();
       await dispatcher.stop(config.shutdownGraceMs);

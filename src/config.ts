@@ -1,4 +1,5 @@
 import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -39,6 +40,8 @@ const envSchema = z.object({
   CRAWLQ_MAX_URL_LENGTH: int(1).default(2048),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
+  /** Diagnostics for the benchmark: on SIGUSR2, print the repository's statement counts on stdout. */
+  CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -64,7 +67,7 @@ function toConfig(e: z.infer<typeof envSchema>) {
   return {
     port: e.PORT,
     host: e.HOST,
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: absoluteFileUrl(e.DATABASE_URL),
     logLevel: e.LOG_LEVEL,
     sqliteSynchronous: e.CRAWLQ_SQLITE_SYNCHRONOUS,
     pool: {
@@ -103,7 +106,14 @@ function toConfig(e: z.infer<typeof envSchema>) {
       maxBatchIds: 10_000,
     },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
+    debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
+}
+
+/** Relative SQLite paths are taken from the working directory, once, so migrations and queries agree. */
+function absoluteFileUrl(url: string): string {
+  const file = url.slice("file:".length);
+  return file === ":memory:" || path.isAbsolute(file) ? url : `file:${path.resolve(file)}`;
 }
 
 /** "host=ip,host2=ip2" (curl --resolve style) → { host: ip }. */

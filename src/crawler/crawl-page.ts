@@ -4,16 +4,18 @@ import { coerceError } from "./errors.js";
 import { fetchResource, headerValue, type FetchedResponse } from "./http-client.js";
 import { httpStatusFailure } from "./http-status.js";
 import { extractPageInfo } from "./parse-html.js";
-import type { CrawlOutcome, FetchPolicy, PageResult } from "./types.js";
+import type { CrawlOutcome, FetchPolicy, PageResult, RedirectCheck } from "./types.js";
 
 /**
  * Fetches one URL under the policy (SSRF guard, redirects, timeouts, body cap) and, when
- * it is HTML, extracts its title and link count. Never throws: every failure, expected
- * or not, comes back as `{ ok: false, error }`.
+ * it is HTML, extracts its title and link count. `checkRedirect`, when given, may refuse a
+ * redirect hop before it is requested. Never throws: every failure, expected or not, comes
+ * back as `{ ok: false, error }`.
  */
-export async function crawlPage(url: string, policy: FetchPolicy): Promise<CrawlOutcome> {
+export async function crawlPage(url: string, policy: FetchPolicy, checkRedirect?: RedirectCheck): Promise<CrawlOutcome> {
   try {
-    const response = await fetchResource(url, policy, { maxBytes: policy.maxBodyBytes, truncate: false });
+    const limit = { maxBytes: policy.maxBodyBytes, truncate: false };
+    const response = await fetchResource(url, policy, limit, checkRedirect);
     if (response.body === null) {
       return { ok: false, error: httpStatusFailure(response.status, headerValue(response.headers, "retry-after")) };
     }

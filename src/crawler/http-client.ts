@@ -3,9 +3,9 @@ import type { Dispatcher } from "undici";
 import type { AddressGuard } from "./address-guard.js";
 import { guardedAgentFor } from "./agent.js";
 import { ACCEPT_ENCODING, readBody } from "./body.js";
-import { crawlError } from "./errors.js";
+import { CrawlError, crawlError } from "./errors.js";
 import { describeStatus } from "./http-status.js";
-import type { FetchPolicy } from "./types.js";
+import type { FetchPolicy, RedirectCheck } from "./types.js";
 
 /** How much of a 2xx body to keep, and what to do with the rest. */
 export interface BodyLimit {
@@ -36,7 +36,12 @@ const ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
  * while streaming. Throws a CrawlError for every policy violation and lets transport
  * errors through, both for `coerceError`.
  */
-export async function fetchResource(url: string, policy: FetchPolicy, limit: BodyLimit): Promise<FetchedResponse> {
+export async function fetchResource(
+  url: string,
+  policy: FetchPolicy,
+  limit: BodyLimit,
+  checkRedirect?: RedirectCheck,
+): Promise<FetchedResponse> {
   const started = performance.now();
   const controller = new AbortController();
   const timer = setTimeout(() => {
@@ -44,7 +49,8 @@ export async function fetchResource(url: string, policy: FetchPolicy, limit: Bod
   }, policy.timeoutMs);
   try {
     const { agent, guard } = guardedAgentFor(policy);
-    const { response, finalUrl } = await followRedirects(parseTarget(url), policy, agent, guard, controller.signal);
+    const target = parseTarget(url);
+    const { response, finalUrl } = await followRedirects(target, policy, agent, guard, controller.signal, checkRedirect);
     const body = await readSuccessBody(response, limit);
     const fetchMs = performance.now() - started;
     return { status: response.statusCode, finalUrl, headers: response.headers, body, fetchMs };
@@ -62,6 +68,7 @@ async function followRedirects(
   agent: Dispatcher,
   guard: AddressGuard,
   signal: AbortSignal,
+  checkRedirect: RedirectCheck | undefined,
 ): Promise<{ response: Dispatcher.ResponseData; finalUrl: string }> {
   const headers = { "user-agent": policy.userAgent, accept: ACCEPT, "accept-encoding": ACCEPT_ENCODING };
   let url = first;
@@ -86,6 +93,12 @@ async function followRedirects(
     }
     if (!isHttpScheme(next)) {
       throw crawlError("UNSUPPORTED_SCHEME", `redirect to unsupported scheme ${next.protocol} (${next.href})`, false);
+    }
+    if (checkRedirect !== undefined) {
+      // A refused address needs no robots.txt lookup.
+      checkLiteralAddress(next, guard);
+      const refusal = await untilAborted(checkRedirect(next.href), signal);
+      if (refusal !== null) throw new CrawlError({ ...refusal, message: `redirect to ${next.href}: ${refusal.message}` });
     }
     url = next;
   }
@@ -157,4 +170,14 @@ export function headerValue(headers: ResponseHeaders, name: string): string | un
 
 function tooLarge(status: number, detail: string) {
   return crawlError("TOO_LARGE", `${describeStatus(status)}: ${detail}`, false, { httpStatus: status });
+}
+
+/** The promise's value, unless the signal aborts first (then its reason is thrown). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -34,6 +34,10 @@ export function httpStatusFailure(status: number, retryAfter: string | undefined
     httpStatus: status,
   };
   const retryAfterMs = failure.retryable ? parseRetryAfter(retryAfter) : undefined;
-  if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
+  if (retryAfterMs !== undefined) {
+    failure.retryAfterMs = retryAfterMs;
+    // The retry policy may give up on a long Retry-After; the message says what the server asked for.
+    failure.message += ` (Retry-After: ${Math.ceil(retryAfterMs / 1000)} s)`;
+  }
   return failure;
 }

@@ -59,6 +59,12 @@ export interface CrawlFailure {
 
 export type CrawlOutcome = { ok: true; page: PageResult } | { ok: false; error: CrawlFailure };
 
+/**
+ * Asked before a redirect is followed, with the absolute URL of the next hop: null lets the fetch go on,
+ * a failure ends it (robots.txt of the hop's origin, which only the dispatcher knows).
+ */
+export type RedirectCheck = (url: string) => Promise<CrawlFailure | null>;
+
 /** robots.txt lookup result; the dispatcher parses and caches the text. */
 export type RobotsOutcome =
   | { kind: "found"; url: string; body: string }

@@ -1,6 +1,7 @@
 import { Piscina } from "piscina";
-import type { FetchPolicy, CrawlOutcome, RobotsOutcome } from "../crawler/types.js";
-import type { WorkerJob, WorkerSetup } from "../worker/protocol.js";
+import { MessageChannel } from "node:worker_threads";
+import type { CrawlFailure, CrawlOutcome, FetchPolicy, RedirectCheck, RobotsOutcome } from "../crawler/types.js";
+import type { RedirectAnswer, RedirectQuestion, WorkerJob, WorkerSetup } from "../worker/protocol.js";
 
 export interface CrawlPoolOptions {
   threads: number;
@@ -32,8 +33,23 @@ export class CrawlPool {
     });
   }
 
-  crawl(url: string): Promise<{ worker: number; outcome: CrawlOutcome }> {
-    return this.#piscina.run({ kind: "crawl", url }) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+  /** Crawls one URL in a worker; `checkRedirect` (run here, on the main thread) may refuse each redirect hop. */
+  async crawl(url: string, checkRedirect?: RedirectCheck): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    if (checkRedirect === undefined) {
+      return (await this.#piscina.run({ kind: "crawl", url })) as { worker: number; outcome: CrawlOutcome };
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.on("message", ({ url: hop }: RedirectQuestion) => {
+      void checkRedirect(hop)
+        .catch((error: unknown): CrawlFailure => ({ code: "INTERNAL", message: String(error), retryable: false }))
+        .then((failure) => port1.postMessage({ failure } satisfies RedirectAnswer));
+    });
+    try {
+      const job: WorkerJob = { kind: "crawl", url, redirects: port2 };
+      return (await this.#piscina.run(job, { transferList: [port2] })) as { worker: number; outcome: CrawlOutcome };
+    } finally {
+      port1.close();
+    }
   }
 
   robots(origin: string): Promise<{ worker: number; robots: RobotsOutcome }> {

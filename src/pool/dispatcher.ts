@@ -140,15 +140,18 @@ export class Dispatcher {
       );
       const claimedIds = new Set(claimed.map((t) => t.id));
       for (const task of admitted) if (!claimedIds.has(task.id)) gate.release(task.host);
-      for (const task of claimed) this.#run(task);
+      const respectsRobots = new Set(admitted.filter((t) => t.respectRobots).map((t) => t.id));
+      for (const task of claimed) this.#run(task, respectsRobots.has(task.id));
     }
   }
 
-  #run(task: Task): void {
+  #run(task: Task, respectRobots: boolean): void {
     this.#running.set(task.id, task);
+    // robots.txt also rules every redirect hop: the worker asks the gate before following one.
+    const checkRedirect = respectRobots ? (url: string) => this.#deps.gate.checkRedirect(url) : undefined;
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     this.#deps.pool
-      .crawl(task.url)
+      .crawl(task.url, checkRedirect)
       .then(
         ({ worker, outcome }): AttemptOutcome | null => {
           if (this.#abandoned) return null;

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 
 // robots-parser is CommonJS whose typings declare an ES default export; load it the CommonJS way.
 const robotsParser = createRequire(import.meta.url)("robots-parser") as typeof import("robots-parser").default;
-import type { RobotsOutcome } from "../crawler/types.js";
+import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
 import type { RunnableTask } from "../tasks/task-repository.js";
 
 export interface HostGateOptions {
@@ -27,10 +27,12 @@ interface HostState {
 }
 
 type RobotsEntry =
-  | { state: "loading" }
+  | { state: "loading"; loaded: Promise<void> }
   | { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
 
 const MAX_ROBOTS_ENTRIES = 10_000;
+// A robots.txt is kept at least this long, whatever the TTL: tasks waiting for it must get to use it.
+const MIN_ROBOTS_TTL_MS = 1000;
 const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "BLOCKED_ADDRESS", "UNSUPPORTED_SCHEME"]);
 
 /**
@@ -43,9 +45,11 @@ export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
   readonly #robots = new Map<string, RobotsEntry>();
+  readonly #robotsAgent: string;
 
   constructor(options: HostGateOptions) {
     this.#options = options;
+    this.#robotsAgent = robotsProductToken(options.userAgent);
   }
 
   /** Hosts no task may start on right now; the dispatcher's query skips them. */
@@ -86,32 +90,50 @@ export class HostGate {
     return { verdict: "admit" };
   }
 
-  release(host: string): void {
+  /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
+  /**
+   * For a task that respects robots.txt, before its fetch follows a redirect: may the hop be fetched?
+   * Loads the hop origin's robots.txt if needed. Null when allowed, else the ROBOTS_DISALLOWED failure.
+   * The hop is not counted against its host's limit: it runs in the slot of the task that redirected.
+   */
+  async checkRedirect(url: string): Promise<CrawlFailure | null> {
+    const origin = new URL(url).origin;
+    let robots = this.#robotsFor(origin, Date.now());
+    while (robots.state === "loading") {
+      await robots.loaded;
+      robots = this.#robotsFor(origin, Date.now());
+    }
+    return robots.isAllowed(url) ? null : { code: "ROBOTS_DISALLOWED", message: robots.note, retryable: false };
+  }
+
+  release(host: string, now: number = Date.now()): void {
     const state = this.#hosts.get(host);
     if (!state) return;
     state.active = Math.max(0, state.active - 1);
-    if (state.active === 0 && state.nextStartAt <= Date.now()) this.#hosts.delete(host);
+    if (state.active === 0 && state.nextStartAt <= now) this.#hosts.delete(host);
   }
 
   #robotsFor(origin: string, now: number): RobotsEntry {
     const cached = this.#robots.get(origin);
     if (cached && (cached.state === "loading" || cached.expiresAt > now)) return cached;
     if (this.#robots.size >= MAX_ROBOTS_ENTRIES) this.#evictOldest();
-    const loading: RobotsEntry = { state: "loading" };
-    this.#robots.set(origin, loading);
-    this.#options
+    const loaded = this.#options
       .fetchRobots(origin)
       .catch((error: unknown): RobotsOutcome => ({ kind: "unreachable", code: "INTERNAL", reason: String(error) }))
       .then((outcome) => {
         this.#robots.set(origin, this.#entryFor(origin, outcome));
         this.#options.onRobotsReady();
       });
+    const loading: RobotsEntry = { state: "loading", loaded };
+    this.#robots.set(origin, loading);
     return loading;
   }
 
   #entryFor(origin: string, outcome: RobotsOutcome): RobotsEntry {
     const now = Date.now();
-    const { robotsTtlMs, robotsRetryMs, userAgent } = this.#options;
+    const robotsTtlMs = Math.max(this.#options.robotsTtlMs, MIN_ROBOTS_TTL_MS);
+    const robotsRetryMs = Math.max(this.#options.robotsRetryMs, MIN_ROBOTS_TTL_MS);
+    const userAgent = this.#robotsAgent;
     switch (outcome.kind) {
       case "found": {
         const robots = robotsParser(`${origin}/robots.txt`, outcome.body);
@@ -149,4 +171,13 @@ export class HostGate {
       }
     }
   }
+}
+
+/**
+ * The product token robots.txt groups are matched against (RFC 9309 §2.2.1): "crawlq" for
+ * "crawlq/0.1 (+https://…)". robots-parser would cut a User-Agent at its first "/" only, so one without a
+ * version ("crawlq (+https://…)") would never match a `User-agent: crawlq` group.
+ */
+export function robotsProductToken(userAgent: string): string {
+  return userAgent.trim().split(/[\s/;(]/, 1)[0] || "*";
 }

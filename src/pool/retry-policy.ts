@@ -7,7 +7,11 @@ export interface RetryOptions {
 
 /**
  * When to try a failed attempt again: only retryable failures, only while attempts remain.
- * Exponential backoff with equal jitter; a server's Retry-After wins when it asks for longer.
+ * Exponential backoff with equal jitter: before retry k (k = 1, 2, ...) the task waits a uniformly random
+ * time in [d/2, d], d = min(maxDelayMs, baseDelayMs · 2^(k-1)). A server's Retry-After wins when it asks
+ * for longer; when it asks for longer than maxDelayMs the failure is final, since retrying sooner than
+ * the server asked would be impolite and waiting longer than the operator allows is not wanted.
+ * `attempts` counts the attempts made so far (the one that just failed included).
  * Returns the delay in ms, or null for "final".
  */
 export function retryDelay(
@@ -18,7 +22,9 @@ export function retryDelay(
   random: () => number = Math.random,
 ): number | null {
   if (!failure.retryable || attempts > maxRetries) return null;
+  const retryAfterMs = failure.retryAfterMs ?? 0;
+  if (retryAfterMs > options.maxDelayMs) return null;
   const exponential = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempts - 1));
   const jittered = exponential / 2 + (random() * exponential) / 2;
-  return Math.min(options.maxDelayMs, Math.max(jittered, failure.retryAfterMs ?? 0));
+  return Math.max(jittered, retryAfterMs);
 }

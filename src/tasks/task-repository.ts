@@ -1,4 +1,5 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import Database from "better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { CrawlFailure, PageResult } from "../crawler/types.js";
 import type { Task, SubmissionOptions } from "./task.js";
@@ -39,40 +40,82 @@ type TaskRow = {
   parseMs: number | null;
   errorCode: string | null;
   errorMessage: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
+  // Epoch milliseconds from better-sqlite3; Dates from Prisma.
+  createdAt: Date | number;
+  startedAt: Date | number | null;
+  finishedAt: Date | number | null;
 };
 
 // A transition's guard as SQL: the row must still be in one of the `from` states.
 const from = (t: TransitionName) => `status IN (${TRANSITIONS[t].from.map((s) => `'${s}'`).join(",")})`;
 const to = (t: TransitionName) => `'${TRANSITIONS[t].to}'`;
 
+type Sqlite = Database.Database;
+type CommitKind = "acknowledge" | "claim";
+type Stmt = Database.Statement<unknown[], TaskRow>;
+
 /**
  * The only code that touches the database. Every status write is one conditional statement built
- * from TRANSITIONS (`UPDATE ... WHERE status IN (<from>)`) and returns the rows it changed, so callers
- * publish exactly what committed. Hot paths use one raw statement per batch (json_each) because
- * Prisma's per-call overhead (~0.3–1 ms) would otherwise dominate a 1,000 pages/s pipeline.
+ * from TRANSITIONS (`UPDATE ... WHERE id = ? AND status IN (<from>)`) and returns the row it changed,
+ * so callers publish exactly what committed.
+ *
+ * Two connections to the one SQLite file, in the same thread:
+ * - every write and every hot read goes through `#db`, a better-sqlite3 connection with statements
+ *   prepared once. Prisma's raw queries cost ~0.1–0.3 ms of JS per call (argument mapping, a fresh
+ *   `prepare`, row mapping, its query pipeline) and made the database the main thread's largest cost at
+ *   1,000+ pages/s. Each write is one synchronous transaction (`db.transaction`), committed before the
+ *   method returns, and nothing else can run in between, so no interleaving is possible.
+ * - Prisma (the schema, the migrations, the generated client) serves the cold, read-only operator queries
+ *   (`list`, `countByStatus`). WAL mode lets its reads run beside the other connection's writes; since
+ *   Prisma never writes, the two connections never wait on each other's write lock.
  */
 export class TaskRepository {
   readonly #prisma: PrismaClient;
+  readonly #db: Sqlite;
+  readonly #sql: ReturnType<typeof prepare>;
+  // Built once: better-sqlite3's transaction() wrapper is costly to create per call.
+  readonly #inTransaction: (fn: () => unknown) => unknown;
+  readonly #synchronous: "FULL" | "NORMAL";
+  #currentSync: "FULL" | "NORMAL";
+  /** Statements issued per method (a few integer increments; read by the benchmark's debug hook). */
+  readonly #counts: Record<string, number> = {};
 
-  private constructor(prisma: PrismaClient) {
+  private constructor(prisma: PrismaClient, db: Sqlite, synchronous: "FULL" | "NORMAL") {
     this.#prisma = prisma;
+    this.#db = db;
+    this.#sql = prepare(db);
+    this.#inTransaction = db.transaction((fn: () => unknown) => fn());
+    this.#synchronous = synchronous;
+    this.#currentSync = synchronous;
   }
 
   static async open(databaseUrl: string, synchronous: "FULL" | "NORMAL"): Promise<TaskRepository> {
     const adapter = new PrismaBetterSQLite3({ url: databaseUrl }, { timestampFormat: "unixepoch-ms" });
     const prisma = new PrismaClient({ adapter });
     // WAL lets readers run beside the single writer; see README for what synchronous=NORMAL trades.
+    // journal_mode is stored in the file, so it holds for both connections.
     await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
-    await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${synchronous}`);
     await prisma.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
-    return new TaskRepository(prisma);
+    // The same file the adapter opens (it strips "file:" the same way).
+    const db = new Database(databaseUrl.replace(/^file:/, ""));
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma("busy_timeout = 5000");
+    return new TaskRepository(prisma, db, synchronous);
   }
 
   async close(): Promise<void> {
+    this.#db.close();
     await this.#prisma.$disconnect();
+  }
+
+  /** How many statements each method has issued so far (and `findByIdsRows`: ids asked of findByIds). */
+  counts(): Record<string, number> {
+    return { ...this.#counts };
+  }
+
+  #count(name: string, by = 1): void {
+    this.#counts[name] = (this.#counts[name] ?? 0) + by;
   }
 
   /** Writes the submission and all its tasks in one transaction; returns them in input order. */
@@ -80,30 +123,18 @@ export class TaskRepository {
     entries: ReadonlyArray<{ url: string; host: string }>,
     options: SubmissionOptions,
   ): Promise<{ id: number; tasks: Task[] }> {
+    this.#count("createSubmission");
     const now = Date.now();
-    return this.#prisma.$transaction(async (tx) => {
-      const submission = await tx.submission.create({
-        data: {
-          perHostConcurrency: options.perHostConcurrency,
-          hostDelayMs: options.hostDelayMs,
-          respectRobots: options.respectRobots,
-        },
-      });
-      const rows = await tx.$queryRawUnsafe<Array<{ id: number }>>(
-        `INSERT INTO Task (submissionId, url, host, status, attempts, maxRetries, runAt, createdAt)
-         SELECT ?, value->>0, value->>1, 'PENDING', 0, ?, ?, ? FROM json_each(?) RETURNING id`,
-        submission.id,
-        options.maxRetries,
-        now,
-        now,
-        JSON.stringify(entries.map((e) => [e.url, e.host])),
+    const { insertSubmission, insertTask } = this.#sql;
+    return this.#transaction("acknowledge", () => {
+      const submissionId = Number(
+        insertSubmission.run(now, options.perHostConcurrency, options.hostDelayMs, options.respectRobots ? 1 : 0)
+          .lastInsertRowid,
       );
-      // Rows are inserted in json_each order, so ascending ids follow the input order.
-      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
       const createdAt = new Date(now);
-      const tasks = entries.map((e, i): Task => ({
-        id: ids[i]!,
-        submissionId: submission.id,
+      const tasks = entries.map((e): Task => ({
+        id: Number(insertTask.run(submissionId, e.url, e.host, options.maxRetries, now, now).lastInsertRowid),
+        submissionId,
         url: e.url,
         host: e.host,
         status: "PENDING",
@@ -116,31 +147,26 @@ export class TaskRepository {
         startedAt: null,
         finishedAt: null,
       }));
-      return { id: submission.id, tasks };
+      return { id: submissionId, tasks };
     });
   }
 
   async findByIds(ids: readonly number[]): Promise<Task[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#prisma.$queryRawUnsafe<TaskRow[]>(
-      `SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`,
-      JSON.stringify(ids),
-    );
-    return rows.map(toTask);
+    this.#count("findByIds");
+    this.#count("findByIdsRows", ids.length);
+    return this.#sql.findByIds.all(JSON.stringify(ids)).map(toTask);
   }
 
   async findBySubmission(submissionId: number): Promise<Task[] | null> {
-    const submission = await this.#prisma.submission.findUnique({ where: { id: submissionId }, select: { id: true } });
-    if (!submission) return null;
-    const rows = await this.#prisma.$queryRawUnsafe<TaskRow[]>(
-      `SELECT * FROM Task WHERE submissionId = ? ORDER BY id`,
-      submissionId,
-    );
-    return rows.map(toTask);
+    this.#count("findBySubmission");
+    if (this.#sql.submissionExists.get(submissionId) === undefined) return null;
+    return this.#sql.findBySubmission.all(submissionId).map(toTask);
   }
 
   /** Keyset pagination in id (submission) order. */
   async list(filter: { status?: TaskStatus; first: number; afterId?: number }): Promise<Task[]> {
+    this.#count("list");
     const rows = await this.#prisma.task.findMany({
       where: { status: filter.status, id: filter.afterId === undefined ? undefined : { gt: filter.afterId } },
       orderBy: { id: "asc" },
@@ -150,6 +176,7 @@ export class TaskRepository {
   }
 
   async countByStatus(): Promise<Record<TaskStatus, number>> {
+    this.#count("countByStatus");
     const groups = await this.#prisma.task.groupBy({ by: ["status"], _count: { _all: true } });
     const counts: Record<TaskStatus, number> = { PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
     for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
@@ -161,133 +188,156 @@ export class TaskRepository {
    * A read only: `start` claims them.
    */
   async findRunnable(limit: number, skipHosts: readonly string[], now: number): Promise<RunnableTask[]> {
-    const rows = await this.#prisma.$queryRawUnsafe<Array<RunnableTask & { respectRobots: number | boolean }>>(
-      `SELECT t.id, t.url, t.host, s.perHostConcurrency, s.hostDelayMs, s.respectRobots
-         FROM Task t JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.runAt <= ?
-          AND t.host NOT IN (SELECT value FROM json_each(?))
-        ORDER BY t.id LIMIT ?`,
-      now,
-      JSON.stringify(skipHosts),
-      limit,
-    );
+    this.#count("findRunnable");
+    const rows = this.#sql.findRunnable.all(now, JSON.stringify(skipHosts), limit) as unknown as Array<
+      Omit<RunnableTask, "respectRobots"> & { respectRobots: number }
+    >;
     return rows.map((r) => ({ ...r, respectRobots: Boolean(r.respectRobots) }));
   }
 
   /** Earliest runAt among PENDING tasks not yet runnable (retry backoff), or null. */
   async nextRunAt(now: number): Promise<number | null> {
-    const rows = await this.#prisma.$queryRawUnsafe<Array<{ next: Date | number | null }>>(
-      `SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`,
-      now,
-    );
-    const next = rows[0]?.next;
-    return next == null ? null : +next;
+    this.#count("nextRunAt");
+    const row = this.#sql.nextRunAt.get(now) as unknown as { next: number | null } | undefined;
+    return row?.next ?? null;
   }
 
   /** PENDING → RUNNING for the given ids; returns the tasks actually claimed. */
   async start(ids: readonly number[], now: number): Promise<Task[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#prisma.$queryRawUnsafe<TaskRow[]>(
-      `UPDATE Task SET status = ${to("start")}, attempts = attempts + 1, startedAt = ?
-        WHERE id IN (SELECT value FROM json_each(?)) AND ${from("start")} RETURNING *`,
-      now,
-      JSON.stringify(ids),
-    );
-    return rows.map(toTask);
+    this.#count("start");
+    const { start } = this.#sql;
+    return this.#changed("claim", ids, (id) => start.get(now, id));
   }
 
   /**
    * Records the ends of many attempts in one transaction (succeed, fail or retry, each conditional
-   * on the task still RUNNING). Returns the rows written, terminal ones first to publish.
+   * on the task still RUNNING). Returns the rows written, in the order given (the order the attempts ended).
    */
   async finishAttempts(outcomes: readonly AttemptOutcome[], now: number): Promise<Task[]> {
-    const succeeded = outcomes.filter((o) => o.kind === "succeeded");
-    const failed = outcomes.filter((o) => o.kind === "failed");
-    const retried = outcomes.filter((o) => o.kind === "retry");
-    const written = await this.#prisma.$transaction(async (tx) => {
-      const out: TaskRow[] = [];
-      if (succeeded.length > 0) {
-        const json = succeeded.map((o) => [o.id, o.worker, ...pageColumns(o.page)]);
-        out.push(
-          ...(await tx.$queryRawUnsafe<TaskRow[]>(
-            `UPDATE Task SET status = ${to("succeed")}, finishedAt = ?, errorCode = NULL, errorMessage = NULL,
-                    worker = j.value->>1, httpStatus = j.value->>2, finalUrl = j.value->>3, contentType = j.value->>4,
-                    contentLength = j.value->>5, title = j.value->>6, linkCount = j.value->>7,
-                    fetchMs = j.value->>8, parseMs = j.value->>9
-               FROM json_each(?) AS j
-              WHERE Task.id = j.value->>0 AND Task.${from("succeed")} RETURNING *`,
-            now,
-            JSON.stringify(json),
-          )),
-        );
+    this.#count("finishAttempts");
+    const { succeed, fail, retry } = this.#sql;
+    return this.#changed("acknowledge", outcomes, (o) => {
+      switch (o.kind) {
+        case "succeeded": {
+          const p = o.page;
+          return succeed.get(now, o.worker, p.httpStatus, p.finalUrl, p.contentType, p.contentLength, p.title, p.linkCount, p.fetchMs, p.parseMs, o.id);
+        }
+        case "failed":
+          return fail.get(now, o.worker, o.error.code, o.error.message, o.id);
+        case "retry":
+          return retry.get(o.worker, o.error.code, o.error.message, o.runAt, o.id);
       }
-      if (failed.length > 0) {
-        const json = failed.map((o) => [o.id, o.worker, o.error.code, o.error.message]);
-        out.push(
-          ...(await tx.$queryRawUnsafe<TaskRow[]>(
-            `UPDATE Task SET status = ${to("fail")}, finishedAt = ?,
-                    worker = j.value->>1, errorCode = j.value->>2, errorMessage = j.value->>3
-               FROM json_each(?) AS j
-              WHERE Task.id = j.value->>0 AND Task.${from("fail")} RETURNING *`,
-            now,
-            JSON.stringify(json),
-          )),
-        );
-      }
-      if (retried.length > 0) {
-        const json = retried.map((o) => [o.id, o.worker, o.error.code, o.error.message, o.runAt]);
-        out.push(
-          ...(await tx.$queryRawUnsafe<TaskRow[]>(
-            `UPDATE Task SET status = ${to("retry")},
-                    worker = j.value->>1, errorCode = j.value->>2, errorMessage = j.value->>3, runAt = j.value->>4
-               FROM json_each(?) AS j
-              WHERE Task.id = j.value->>0 AND Task.${from("retry")} RETURNING *`,
-            JSON.stringify(json),
-          )),
-        );
-      }
-      return out;
     });
-    return written.map(toTask);
   }
 
   /** PENDING → FAILED without an attempt (robots.txt disallows the URL). */
   async reject(ids: readonly number[], error: Pick<CrawlFailure, "code" | "message">, now: number): Promise<Task[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#prisma.$queryRawUnsafe<TaskRow[]>(
-      `UPDATE Task SET status = ${to("reject")}, finishedAt = ?, errorCode = ?, errorMessage = ?
-        WHERE id IN (SELECT value FROM json_each(?)) AND ${from("reject")} RETURNING *`,
-      now,
-      error.code,
-      error.message,
-      JSON.stringify(ids),
-    );
-    return rows.map(toTask);
+    this.#count("reject");
+    const { reject } = this.#sql;
+    return this.#changed("acknowledge", ids, (id) => reject.get(now, error.code, error.message, id));
   }
 
   /** PENDING → CANCELLED; null when the task was not PENDING (it is then returned as it stands by the caller). */
   async cancel(id: number, now: number): Promise<Task | null> {
-    const rows = await this.#prisma.$queryRawUnsafe<TaskRow[]>(
-      `UPDATE Task SET status = ${to("cancel")}, finishedAt = ? WHERE id = ? AND ${from("cancel")} RETURNING *`,
-      now,
-      id,
-    );
-    return rows[0] ? toTask(rows[0]) : null;
+    this.#count("cancel");
+    const row = this.#transaction("acknowledge", () => this.#sql.cancel.get(now, id));
+    return row ? toTask(row) : null;
   }
 
   /** RUNNING → PENDING: for the given ids (shutdown), or for all (start-up after a crash). */
   async requeue(ids?: readonly number[]): Promise<number> {
     if (ids && ids.length === 0) return 0;
-    const where = ids ? `id IN (SELECT value FROM json_each(?)) AND ${from("requeue")}` : from("requeue");
-    return this.#prisma.$executeRawUnsafe(
-      `UPDATE Task SET status = ${to("requeue")}, startedAt = NULL WHERE ${where}`,
-      ...(ids ? [JSON.stringify(ids)] : []),
+    this.#count("requeue");
+    const { requeue, requeueAll } = this.#sql;
+    return this.#transaction("claim", () =>
+      ids ? ids.reduce((n, id) => n + requeue.run(id).changes, 0) : requeueAll.run().changes,
     );
+  }
+
+  /** Runs one conditional write per item in a single transaction; returns the rows that changed. */
+  #changed<T>(kind: CommitKind, items: readonly T[], write: (item: T) => TaskRow | undefined): Task[] {
+    return this.#transaction(kind, () => {
+      const rows: TaskRow[] = [];
+      for (const item of items) {
+        const row = write(item);
+        if (row) rows.push(row);
+      }
+      return rows;
+    }).map(toTask);
+  }
+
+  /**
+   * One synchronous transaction. An "acknowledge" commit (a submission, a terminal state, a retry) is
+   * synced as CRAWLQ_SQLITE_SYNCHRONOUS says (FULL: fsync before returning). A "claim" commit
+   * (PENDING → RUNNING, RUNNING → PENDING) is never fsynced on its own (synchronous=NORMAL): losing it to a
+   * power cut leaves the task PENDING or RUNNING, and both run again at the next start, as after any crash.
+   * SQLite's WAL is sequential, so the next synced commit makes every earlier one durable too.
+   */
+  #transaction<T>(kind: CommitKind, fn: () => T): T {
+    const level = kind === "claim" ? "NORMAL" : this.#synchronous;
+    if (level !== this.#currentSync) {
+      this.#db.pragma(`synchronous = ${level}`);
+      this.#currentSync = level;
+    }
+    return this.#inTransaction(fn) as T;
   }
 }
 
-function pageColumns(p: PageResult) {
-  return [p.httpStatus, p.finalUrl, p.contentType, p.contentLength, p.title, p.linkCount, p.fetchMs, p.parseMs];
+/** Every statement the hot paths use, prepared once per connection. */
+function prepare(db: Sqlite) {
+  const task = (sql: string) => db.prepare<unknown[], TaskRow>(sql) as Stmt;
+  return {
+    insertSubmission: db.prepare(
+      `INSERT INTO Submission (createdAt, perHostConcurrency, hostDelayMs, respectRobots) VALUES (?, ?, ?, ?)`,
+    ),
+    insertTask: db.prepare(
+      `INSERT INTO Task (submissionId, url, host, status, attempts, maxRetries, runAt, createdAt)
+       VALUES (?, ?, ?, 'PENDING', 0, ?, ?, ?)`,
+    ),
+    findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
+    submissionExists: db.prepare(`SELECT id FROM Submission WHERE id = ?`),
+    findBySubmission: task(`SELECT * FROM Task WHERE submissionId = ? ORDER BY id`),
+    // INDEXED BY: walk PENDING rows in id order and stop at the limit. Left to itself the planner picks the
+    // (status, runAt) index for "runAt <= ?" and then sorts every PENDING row, which costs milliseconds
+    // per call once the backlog holds tens of thousands of tasks.
+    findRunnable: task(
+      `SELECT t.id, t.url, t.host, s.perHostConcurrency, s.hostDelayMs, s.respectRobots
+         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.runAt <= ?
+          AND t.host NOT IN (SELECT value FROM json_each(?))
+        ORDER BY t.id LIMIT ?`,
+    ),
+    nextRunAt: task(`SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`),
+    start: task(
+      `UPDATE Task SET status = ${to("start")}, attempts = attempts + 1, startedAt = ?
+        WHERE id = ? AND ${from("start")} RETURNING *`,
+    ),
+    succeed: task(
+      `UPDATE Task SET status = ${to("succeed")}, finishedAt = ?, errorCode = NULL, errorMessage = NULL,
+              worker = ?, httpStatus = ?, finalUrl = ?, contentType = ?, contentLength = ?, title = ?,
+              linkCount = ?, fetchMs = ?, parseMs = ?
+        WHERE id = ? AND ${from("succeed")} RETURNING *`,
+    ),
+    fail: task(
+      `UPDATE Task SET status = ${to("fail")}, finishedAt = ?, worker = ?, errorCode = ?, errorMessage = ?
+        WHERE id = ? AND ${from("fail")} RETURNING *`,
+    ),
+    retry: task(
+      `UPDATE Task SET status = ${to("retry")}, worker = ?, errorCode = ?, errorMessage = ?, runAt = ?
+        WHERE id = ? AND ${from("retry")} RETURNING *`,
+    ),
+    reject: task(
+      `UPDATE Task SET status = ${to("reject")}, finishedAt = ?, errorCode = ?, errorMessage = ?
+        WHERE id = ? AND ${from("reject")} RETURNING *`,
+    ),
+    cancel: task(
+      `UPDATE Task SET status = ${to("cancel")}, finishedAt = ? WHERE id = ? AND ${from("cancel")} RETURNING *`,
+    ),
+    requeue: db.prepare(`UPDATE Task SET status = ${to("requeue")}, startedAt = NULL WHERE id = ? AND ${from("requeue")}`),
+    requeueAll: db.prepare(`UPDATE Task SET status = ${to("requeue")}, startedAt = NULL WHERE ${from("requeue")}`),
+  };
 }
 
 function toTask(r: TaskRow): Task {
@@ -321,7 +371,7 @@ function toTask(r: TaskRow): Task {
   };
 }
 
-// Raw rows carry Dates for DATETIME columns; RETURNING from UPDATE ... FROM may carry plain numbers.
+// better-sqlite3 rows carry epoch milliseconds for DATETIME columns; Prisma's carry Dates.
 function asDate(v: Date | number | string): Date {
   return v instanceof Date ? v : new Date(typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v);
 }

@@ -73,7 +73,11 @@ describe("SIGTERM", () => {
   afterAll(() => db.remove());
 
   it("refuses new submissions, lets running tasks finish, leaves the rest PENDING, ends subscriptions, exits 0", async () => {
-    const service = await startService(db.url, { CRAWLQ_PER_HOST_CONCURRENCY: "2", CRAWLQ_SHUTDOWN_GRACE_MS: "10000" });
+    const service = await startService(db.url, {
+      CRAWLQ_PER_HOST_CONCURRENCY: "2",
+      CRAWLQ_SHUTDOWN_GRACE_MS: "10000",
+      LOG_LEVEL: "info",
+    });
     const urls = Array.from({ length: 10 }, (_, i) => site.url(`/slow?ms=700&term=${i}`));
     const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
     const client = wsClient(service.url);
@@ -82,6 +86,7 @@ describe("SIGTERM", () => {
     await site.waitForRequests("/slow?ms=700&term=", 2);
 
     service.process.kill("SIGTERM");
+    await service.waitForOutput(/"msg":"shutting down"/);
     const refused = await new Promise<unknown>((resolve) => {
       client.subscribe({ query: SUBMIT, variables: { urls: [site.url("/page/1")] } }, { next: resolve, error: resolve, complete: () => {} });
     });

@@ -19,7 +19,7 @@
  * - `/gbk`            title {@link GBK_TITLE} in GBK, charset in Content-Type only
  * - `/sjis`           title {@link SJIS_TITLE} in Shift_JIS, charset in `<meta charset>` only
  * - `/flaky/:key?fail=N[&status=503][&retry-after=V]`  fails N times per key, then a page "Flaky key"
- * - `/robots.txt`     as set by {@link FixtureSite.setRobots} (404 by default)
+ * - `/robots.txt`     as set by {@link FixtureSite.setRobots} (404 by default), optionally per host name
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
@@ -68,7 +68,11 @@ export interface FixtureSite {
   waitForRequests(pathPrefix: string, count: number): Promise<void>;
   /** Clears the request log and the concurrency maxima. */
   resetStats(): void;
-  setRobots(text: string | null, status?: number): void;
+  /**
+   * What `/robots.txt` answers: `text` with `status` (null text: 404). With `hostname` (no port), only for
+   * requests whose Host is that name; such a setting wins over the site-wide one.
+   */
+  setRobots(text: string | null, status?: number, hostname?: string): void;
 }
 
 export const BIG_BODY_BYTES = 16 * 1024 * 1024;
@@ -108,6 +112,7 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
   const flakyFailures = new Map<string, number>();
   const arrivals = new EventEmitter();
   let robots: { text: string | null; status: number } = { text: options.robots ?? null, status: 200 };
+  const robotsByHost = new Map<string, { text: string | null; status: number }>();
 
   const later = (ms: number, action: () => void): void => {
     const timer = setTimeout(() => {
@@ -193,11 +198,14 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
         }
         return sendHtml(res, 200, simplePage(`Flaky ${arg}`));
       }
-      case "robots.txt":
-        if (robots.text === null) return sendHtml(res, 404, simplePage("No robots.txt"));
-        res.writeHead(robots.status, { "content-type": "text/plain; charset=utf-8" });
-        res.end(robots.text);
+      case "robots.txt": {
+        const hostname = new URL(`http://${req.headers.host ?? "fixture.invalid"}`).hostname;
+        const answer = robotsByHost.get(hostname) ?? robots;
+        if (answer.text === null) return sendHtml(res, 404, simplePage("No robots.txt"));
+        res.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8" });
+        res.end(answer.text);
         return;
+      }
       default:
         return sendHtml(res, 404, simplePage("Not Found"));
     }
@@ -269,8 +277,9 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
       for (const [host, count] of inFlight) if (count > 0) maxima.set(host, count);
       maxTotal = inFlightTotal;
     },
-    setRobots(text, status = 200) {
-      robots = { text, status };
+    setRobots(text, status = 200, hostname) {
+      if (hostname === undefined) robots = { text, status };
+      else robotsByHost.set(hostname.toLowerCase(), { text, status });
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);

@@ -18,6 +18,8 @@ export interface RunningService {
   process: ChildProcess;
   /** Everything the process printed so far. */
   output: () => string;
+  /** Resolves once the output (so far or later) matches. */
+  waitForOutput: (pattern: RegExp) => Promise<void>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
   /** SIGTERM and wait for the exit. */
@@ -60,10 +62,23 @@ export async function startService(databaseUrl: string, env: Record<string, stri
     child.stdout!.on("data", onData);
     void exited.then((code) => reject(new Error(`service exited (${code}) before listening:\n${output}`)));
   });
+  const waitForOutput = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!pattern.test(output)) return;
+        child.stdout!.off("data", check);
+        child.stderr!.off("data", check);
+        resolve();
+      };
+      child.stdout!.on("data", check);
+      child.stderr!.on("data", check);
+      check();
+    });
   return {
     url,
     process: child,
     output: () => output,
+    waitForOutput,
     exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

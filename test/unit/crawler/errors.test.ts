@@ -66,7 +66,7 @@ describe("httpStatusFailure", () => {
   it("carries Retry-After only on retryable statuses", () => {
     expect(httpStatusFailure(503, "5")).toEqual({
       code: "HTTP_STATUS",
-      message: "HTTP 503 Service Unavailable",
+      message: "HTTP 503 Service Unavailable (Retry-After: 5 s)",
       retryable: true,
       httpStatus: 503,
       retryAfterMs: 5000,

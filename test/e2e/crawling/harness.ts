@@ -1,0 +1,127 @@
+/**
+ * Shared set-up for the crawling end-to-end files: the real service (node dist/src/main.js) on a temp
+ * SQLite file, talking to the loopback fixture site, and a few shorthands over GraphQL.
+ */
+import { createServer } from "node:net";
+import { expect } from "vitest";
+import type { FixtureSite, RequestRecord } from "../../helpers/fixture-site.js";
+import { gql, gqlData, type GraphQLResponse } from "../../helpers/graphql.js";
+import { BATCH, SUBMIT, TASK, type BatchData, type SubmitData, type TaskView } from "../../helpers/queries.js";
+import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
+
+export interface CrawlOptionsInput {
+  maxRetries?: number;
+  perHostConcurrency?: number;
+  hostDelayMs?: number;
+  respectRobots?: boolean;
+}
+
+export interface Crawlq {
+  service: RunningService;
+  url: string;
+  /** submitCrawl; fails the test on any GraphQL error. */
+  submit(urls: string[], options?: CrawlOptionsInput): Promise<TaskView[]>;
+  /** submitCrawl, returning the raw response (for expected errors). */
+  submitRaw(urls: string[], options?: CrawlOptionsInput): Promise<GraphQLResponse<SubmitData>>;
+  /** batch(ids, ALL_COMPLETED): every task, done; fails the test if they are not all done within timeoutMs. */
+  finished(tasks: ReadonlyArray<{ id: string }>, timeoutMs?: number): Promise<TaskView[]>;
+  /** batch(ids, timeoutMs) as it stands then, complete or not. */
+  batch(tasks: ReadonlyArray<{ id: string }>, timeoutMs: number): Promise<BatchData["batch"]>;
+  /** submit + finished. */
+  crawl(urls: string[], options?: CrawlOptionsInput, timeoutMs?: number): Promise<TaskView[]>;
+  task(id: string): Promise<TaskView>;
+  stop(): Promise<void>;
+}
+
+/** Starts the real service with `env` on top of the test defaults (see test/helpers/service.ts). */
+export async function startCrawlq(env: Record<string, string>): Promise<Crawlq> {
+  const db = tempDatabase();
+  let service: RunningService;
+  try {
+    service = await startService(db.url, env);
+  } catch (error) {
+    db.remove();
+    throw error;
+  }
+  const url = service.url;
+  const submitRaw = (urls: string[], options?: CrawlOptionsInput) =>
+    gql<SubmitData>(url, SUBMIT, { urls, ...(options ? { options } : {}) });
+  const batch = async (tasks: ReadonlyArray<{ id: string }>, timeoutMs: number) =>
+    (await gqlData<BatchData>(url, BATCH, { ids: tasks.map((t) => t.id), timeoutMs })).batch;
+  const finished = async (tasks: ReadonlyArray<{ id: string }>, timeoutMs = 20_000) => {
+    const result = await batch(tasks, timeoutMs);
+    expect(result.complete, `tasks not all done within ${timeoutMs} ms`).toBe(true);
+    return result.tasks;
+  };
+  const submit = async (urls: string[], options?: CrawlOptionsInput) => {
+    const response = await submitRaw(urls, options);
+    if (response.errors?.length) throw new Error(`submitCrawl failed: ${JSON.stringify(response.errors)}`);
+    return response.data!.submitCrawl.tasks;
+  };
+  return {
+    service,
+    url,
+    submit,
+    submitRaw,
+    batch,
+    finished,
+    crawl: async (urls, options, timeoutMs) => finished(await submit(urls, options), timeoutMs),
+    task: async (id) => (await gqlData<{ task: TaskView }>(url, TASK, { id })).task,
+    stop: async () => {
+      const code = await service.stop();
+      db.remove();
+      expect(code, `service exit code; output:\n${service.output()}`).toBe(0);
+    },
+  };
+}
+
+/** Requests the fixture received for one host name (any port), optionally only paths with a prefix. */
+export function requestsTo(site: FixtureSite, hostname: string, pathPrefix = ""): RequestRecord[] {
+  return site.requestLog.filter((r) => hostOf(r) === hostname.toLowerCase() && r.path.startsWith(pathPrefix));
+}
+
+/** The host name (no port) of a request record. */
+export function hostOf(record: RequestRecord): string {
+  return new URL(`http://${record.host}`).hostname;
+}
+
+/** Gaps in ms between consecutive request arrivals. */
+export function startGaps(records: readonly RequestRecord[]): number[] {
+  const starts = records.map((r) => r.start).sort((a, b) => a - b);
+  return starts.slice(1).map((start, i) => start - starts[i]!);
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The same URL on another host name (which CRAWLQ_RESOLVE maps to the fixture). */
+export function onHost(site: FixtureSite, hostname: string, path: string): string {
+  return `http://${hostname}:${site.port}${path}`;
+}
+
+/**
+ * The service spaces the *dispatch* of requests to one host; what reaches the fixture also carries the
+ * dispatch latency (a database write, a message to a worker thread, that thread's event loop), which
+ * varies from request to request, by tens of ms on a loaded machine. One late request shortens the gap
+ * after it and lengthens the one before, so the span of a run cannot lose more than one such jitter.
+ */
+export const DISPATCH_JITTER_MS = 40;
+
+/**
+ * Asserts that request arrivals are spaced by `delayMs`: the whole run took at least (n-1)·delayMs (less
+ * one jitter), and no single gap is below half the delay (what a missing or skipped delay would show).
+ */
+export function expectSpacing(records: readonly RequestRecord[], delayMs: number, label = ""): void {
+  const gaps = startGaps(records);
+  const shown = `${label} gaps ${gaps.map(Math.round).join(", ")} ms`;
+  expect(gaps.length, shown).toBeGreaterThan(0);
+  const span = gaps.reduce((a, b) => a + b, 0);
+  expect(span, shown).toBeGreaterThanOrEqual(gaps.length * delayMs - DISPATCH_JITTER_MS);
+  for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs / 2);
+}

@@ -1,0 +1,294 @@
+import { describe, expect, it } from "vitest";
+import type { RobotsOutcome } from "../../../src/crawler/types.js";
+import { HostGate, robotsProductToken, type HostGateOptions } from "../../../src/pool/host-gate.js";
+import type { RunnableTask } from "../../../src/tasks/task-repository.js";
+
+const T0 = 1_000_000;
+let nextId = 1;
+
+function task(url: string, overrides: Partial<RunnableTask> = {}): RunnableTask {
+  return {
+    id: nextId++,
+    url,
+    host: new URL(url).hostname,
+    perHostConcurrency: 100,
+    hostDelayMs: 0,
+    respectRobots: false,
+    ...overrides,
+  };
+}
+
+const robotsTask = (url: string, overrides: Partial<RunnableTask> = {}) => task(url, { respectRobots: true, ...overrides });
+
+/** A gate whose robots.txt answers come from `answers` (by origin), counting fetches. */
+function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string, RobotsOutcome | Error> = {}) {
+  const fetched: string[] = [];
+  let readyCount = 0;
+  let onReady: (() => void) | null = null;
+  const gate = new HostGate({
+    perHostConcurrency: 4,
+    robotsTtlMs: 3_600_000,
+    robotsRetryMs: 60_000,
+    userAgent: "crawlq/0.1 (+https://github.com/crawlq/crawlq)",
+    fetchRobots: async (origin) => {
+      fetched.push(origin);
+      const answer = answers[origin] ?? { kind: "missing", httpStatus: 404 };
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    onRobotsReady: () => {
+      readyCount++;
+      onReady?.();
+    },
+    ...options,
+  });
+  /** Resolves once `n` robots.txt answers in all have been taken in. */
+  const robotsReady = (n = 1) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (readyCount >= n) resolve();
+      };
+      onReady = check;
+      check();
+    });
+  return { gate, fetched, robotsReady };
+}
+
+/** Asks for `t` until robots.txt is loaded, returning the final verdict. */
+async function decide(env: ReturnType<typeof gateWith>, t: RunnableTask, now = T0, readyAfter = 1) {
+  const first = env.gate.admit(t, now);
+  if (first.verdict !== "wait") return first;
+  await env.robotsReady(readyAfter);
+  return env.gate.admit(t, now);
+}
+
+describe("HostGate: requests in flight per host", () => {
+  it("admits up to the operator's limit per host, and again after a release", () => {
+    const { gate } = gateWith({ perHostConcurrency: 2 });
+    const verdicts = [1, 2, 3].map((n) => gate.admit(task(`http://a.example/${n}`), T0).verdict);
+    expect(verdicts).toEqual(["admit", "admit", "wait"]);
+    expect(gate.busyHosts(T0)).toEqual(["a.example"]);
+    // Other hosts are not affected.
+    expect(gate.admit(task("http://b.example/1"), T0).verdict).toBe("admit");
+    gate.release("a.example");
+    expect(gate.busyHosts(T0)).toEqual([]);
+    expect(gate.admit(task("http://a.example/4"), T0).verdict).toBe("admit");
+  });
+
+  it("applies a task's lower limit (its submission's perHostConcurrency)", () => {
+    const { gate } = gateWith({ perHostConcurrency: 4 });
+    expect(gate.admit(task("http://a.example/1", { perHostConcurrency: 1 }), T0).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example/2", { perHostConcurrency: 1 }), T0).verdict).toBe("wait");
+    // A submission allowing more still counts the request already in flight.
+    expect(gate.admit(task("http://a.example/3", { perHostConcurrency: 2 }), T0).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example/4", { perHostConcurrency: 2 }), T0).verdict).toBe("wait");
+  });
+
+  it("never goes above the operator's limit whatever a task asks", () => {
+    const { gate } = gateWith({ perHostConcurrency: 1 });
+    expect(gate.admit(task("http://a.example/1", { perHostConcurrency: 50 }), T0).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example/2", { perHostConcurrency: 50 }), T0).verdict).toBe("wait");
+  });
+
+  it("keys on the host name: ports share a host, a different name does not", () => {
+    const { gate } = gateWith({ perHostConcurrency: 1 });
+    expect(gate.admit(task("http://a.example:8080/"), T0).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example:9090/"), T0).verdict).toBe("wait");
+    expect(gate.admit(task("http://www.a.example/"), T0).verdict).toBe("admit");
+  });
+
+  it("ignores a release for a host it does not know, and never counts below zero", () => {
+    const { gate } = gateWith({ perHostConcurrency: 1 });
+    gate.release("nobody.example");
+    gate.admit(task("http://a.example/1"), T0);
+    gate.release("a.example");
+    gate.release("a.example");
+    expect(gate.admit(task("http://a.example/2"), T0).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example/3"), T0).verdict).toBe("wait");
+  });
+});
+
+describe("HostGate: delay between starts on one host", () => {
+  it("spaces starts by the task's hostDelayMs and reports when the host opens", () => {
+    const { gate } = gateWith();
+    expect(gate.admit(task("http://a.example/1", { hostDelayMs: 200 }), T0).verdict).toBe("admit");
+    gate.release("a.example", T0 + 50);
+    expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 199).verdict).toBe("wait");
+    expect(gate.busyHosts(T0 + 199)).toEqual(["a.example"]);
+    expect(gate.nextOpening(T0 + 10)).toBe(T0 + 200);
+    expect(gate.admit(task("http://b.example/1"), T0 + 10).verdict).toBe("admit");
+    expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 200).verdict).toBe("admit");
+    expect(gate.nextOpening(T0 + 200)).toBe(T0 + 400);
+  });
+
+  it("has no opening to report when no host is delayed", () => {
+    const { gate } = gateWith();
+    gate.admit(task("http://a.example/1"), T0);
+    expect(gate.nextOpening(T0)).toBeNull();
+  });
+});
+
+describe("HostGate: robots.txt", () => {
+  const origin = "http://site.example";
+  const found = (body: string): RobotsOutcome => ({ kind: "found", url: `${origin}/robots.txt`, body });
+
+  it("does not consult robots.txt for a task that does not respect it", () => {
+    const env = gateWith({}, { [origin]: found("User-agent: *\nDisallow: /\n") });
+    expect(env.gate.admit(task(`${origin}/x`), T0).verdict).toBe("admit");
+    expect(env.fetched).toEqual([]);
+  });
+
+  it("waits while robots.txt loads, fetches it once per origin, then allows and denies by its rules", async () => {
+    const env = gateWith({}, { [origin]: found("User-agent: *\nDisallow: /private\n") });
+    expect(env.gate.admit(robotsTask(`${origin}/private/1`), T0).verdict).toBe("wait");
+    expect(env.gate.admit(robotsTask(`${origin}/public/1`), T0).verdict).toBe("wait");
+    await env.robotsReady();
+    const denied = env.gate.admit(robotsTask(`${origin}/private/1`), T0);
+    expect(denied).toEqual({ verdict: "deny", reason: `robots.txt of ${origin} disallows this URL` });
+    expect(env.gate.admit(robotsTask(`${origin}/public/1`), T0).verdict).toBe("admit");
+    expect(env.fetched).toEqual([origin]);
+  });
+
+  it("keeps one robots.txt per origin (scheme, host and port)", async () => {
+    const env = gateWith();
+    env.gate.admit(robotsTask("http://site.example/1"), T0);
+    env.gate.admit(robotsTask("https://site.example/1"), T0);
+    env.gate.admit(robotsTask("http://site.example:8080/1"), T0);
+    await env.robotsReady(3);
+    expect(env.fetched.sort()).toEqual(["http://site.example", "http://site.example:8080", "https://site.example"]);
+  });
+
+  it("matches the group for crawlq's product token, not only '*'", async () => {
+    const env = gateWith({}, { [origin]: found("User-agent: crawlq\nDisallow: /no-crawlq\n\nUser-agent: *\nDisallow: /no-one\n") });
+    expect((await decide(env, robotsTask(`${origin}/no-crawlq`))).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/no-one`), T0).verdict).toBe("admit");
+  });
+
+  it("derives the product token from a User-Agent without a version", async () => {
+    const env = gateWith(
+      { userAgent: "crawlq (+https://crawlq.example/bot)" },
+      { [origin]: found("User-agent: crawlq\nDisallow: /\n") },
+    );
+    expect((await decide(env, robotsTask(`${origin}/page`))).verdict).toBe("deny");
+  });
+
+  it("honours Crawl-delay, and the larger of it and the task's hostDelayMs", async () => {
+    const env = gateWith({}, { [origin]: found("User-agent: *\nCrawl-delay: 2\n") });
+    expect((await decide(env, robotsTask(`${origin}/1`))).verdict).toBe("admit");
+    env.gate.release("site.example", T0 + 50);
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 1999).verdict).toBe("wait");
+    expect(env.gate.nextOpening(T0)).toBe(T0 + 2000);
+    expect(env.gate.admit(robotsTask(`${origin}/2`, { hostDelayMs: 5000 }), T0 + 2000).verdict).toBe("admit");
+    expect(env.gate.nextOpening(T0 + 2000)).toBe(T0 + 7000);
+  });
+
+  it("allows everything when robots.txt is missing (4xx)", async () => {
+    const env = gateWith({}, { [origin]: { kind: "missing", httpStatus: 404 } });
+    expect((await decide(env, robotsTask(`${origin}/anything`))).verdict).toBe("admit");
+  });
+
+  it.each([
+    ["HTTP 503 Service Unavailable", "HTTP_STATUS"],
+    ["HTTP 429 Too Many Requests", "HTTP_STATUS"],
+    ["timed out after 30000 ms", "TIMEOUT"],
+  ] as const)("treats an unreachable robots.txt (%s) as disallow-all, saying why", async (reason, code) => {
+    const env = gateWith({}, { [origin]: { kind: "unreachable", code, reason } });
+    const verdict = await decide(env, robotsTask(`${origin}/page`));
+    expect(verdict.verdict).toBe("deny");
+    expect(verdict.verdict === "deny" && verdict.reason).toBe(
+      `robots.txt of ${origin} is unreachable (${reason}); treated as disallow-all (RFC 9309)`,
+    );
+  });
+
+  it.each(["CONNECT", "DNS", "BLOCKED_ADDRESS"] as const)(
+    "lets the fetch go ahead (and fail with its own code) when robots.txt failed with %s",
+    async (code) => {
+      const env = gateWith({}, { [origin]: { kind: "unreachable", code, reason: "no way through" } });
+      expect((await decide(env, robotsTask(`${origin}/page`))).verdict).toBe("admit");
+    },
+  );
+
+  it("treats a robots.txt fetch that throws as unreachable (disallow-all)", async () => {
+    const env = gateWith({}, { [origin]: new Error("pool is gone") });
+    const verdict = await decide(env, robotsTask(`${origin}/page`));
+    expect(verdict.verdict).toBe("deny");
+    expect(verdict.verdict === "deny" && verdict.reason).toContain("pool is gone");
+  });
+
+  it("asks again once the TTL has passed", async () => {
+    const env = gateWith({ robotsTtlMs: 1000 }, { [origin]: found("User-agent: *\nDisallow:\n") });
+    await decide(env, robotsTask(`${origin}/1`), Date.now());
+    env.gate.release("site.example");
+    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now()).verdict).toBe("admit");
+    expect(env.fetched).toHaveLength(1);
+    env.gate.release("site.example");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    expect(env.fetched).toHaveLength(2);
+  });
+
+  it("asks an unreachable robots.txt again after robotsRetryMs, not the TTL", async () => {
+    const env = gateWith(
+      { robotsRetryMs: 1000 },
+      { [origin]: { kind: "unreachable", code: "HTTP_STATUS", reason: "HTTP 503 Service Unavailable" } },
+    );
+    await decide(env, robotsTask(`${origin}/1`), Date.now());
+    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now() + 999).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    expect(env.fetched).toHaveLength(2);
+  });
+});
+
+describe("HostGate: redirect hops", () => {
+  const origin = "http://site.example";
+
+  it("loads the hop origin's robots.txt once and answers by its rules", async () => {
+    const env = gateWith({}, { [origin]: { kind: "found", url: `${origin}/robots.txt`, body: "User-agent: *\nDisallow: /private\n" } });
+    const [denied, allowed] = await Promise.all([
+      env.gate.checkRedirect(`${origin}/private/1`),
+      env.gate.checkRedirect(`${origin}/public/1`),
+    ]);
+    expect(denied).toEqual({
+      code: "ROBOTS_DISALLOWED",
+      message: `robots.txt of ${origin} disallows this URL`,
+      retryable: false,
+    });
+    expect(allowed).toBeNull();
+    expect(env.fetched).toEqual([origin]);
+    // The same cache serves tasks and hops.
+    expect(env.gate.admit(robotsTask(`${origin}/private/2`), Date.now()).verdict).toBe("deny");
+    expect(env.fetched).toEqual([origin]);
+  });
+
+  it("refuses a hop to an origin whose robots.txt is unreachable, and allows one without robots.txt", async () => {
+    const env = gateWith(
+      {},
+      { "http://down.example": { kind: "unreachable", code: "HTTP_STATUS", reason: "HTTP 503 Service Unavailable" } },
+    );
+    expect((await env.gate.checkRedirect("http://down.example/x"))?.code).toBe("ROBOTS_DISALLOWED");
+    expect(await env.gate.checkRedirect("http://missing.example/x")).toBeNull();
+  });
+});
+
+describe("HostGate: robots TTL floor", () => {
+  it("keeps a robots.txt long enough for the tasks that waited for it, even with a TTL of 0", async () => {
+    const env = gateWith({ robotsTtlMs: 0 }, { "http://site.example": { kind: "missing", httpStatus: 404 } });
+    const waiting = robotsTask("http://site.example/1");
+    expect(env.gate.admit(waiting, Date.now()).verdict).toBe("wait");
+    await env.robotsReady();
+    // Admitted a little later (the dispatcher's next pass), not sent to fetch robots.txt again forever.
+    expect(env.gate.admit(waiting, Date.now() + 50).verdict).toBe("admit");
+    expect(env.fetched).toHaveLength(1);
+  });
+});
+
+describe("robotsProductToken", () => {
+  it.each([
+    ["crawlq/0.1 (+https://github.com/crawlq/crawlq)", "crawlq"],
+    ["crawlq (+https://crawlq.example/bot)", "crawlq"],
+    ["  MyBot-2/3.0", "MyBot-2"],
+    ["crawlq;v1", "crawlq"],
+    ["", "*"],
+  ])("%j → %j", (userAgent, token) => {
+    expect(robotsProductToken(userAgent)).toBe(token);
+  });
+});
