@@ -1,20 +1,34 @@
 /**
- * The service under test, started as `npm start` starts it (node dist/src/main.js: migrations, then
- * listen) in a child process, plus the probes the benchmark needs: its statement counters (SIGUSR2,
+ * The service under test, started as `npm start` starts it (package.json's start script, node options
+ * included: migrations, then listen) in a child process, plus the probes the benchmark needs: its statement counters (SIGUSR2,
  * CRAWLQ_DEBUG_COUNTERS=1) and its memory (/proc/PID/status).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-const mainJs = fileURLToPath(new URL("../src/main.js", import.meta.url));
+const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * The command `npm start` runs (package.json "start", e.g. `node dist/src/main.js`), as [node options...,
+ * script], so the benchmark starts the service exactly as an operator does, node flags included.
+ */
+export function startCommand(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(projectRoot, "package.json"), "utf8")) as { scripts?: { start?: string } };
+  const words = (pkg.scripts?.start ?? "node dist/src/main.js").trim().split(/\s+/);
+  if (words[0] !== "node") throw new Error(`cannot run the start script without a shell: ${pkg.scripts?.start}`);
+  return words.slice(1).map((w) => (w.endsWith(".js") && !w.startsWith("-") ? path.resolve(projectRoot, w) : w));
+}
 
 export interface BenchService {
   url: string;
   pid: number;
   /** Statement counts per repository method, read from the process itself. */
   counters(): Promise<Record<string, number>>;
+  /** The main thread's process.memoryUsage() as of the last counters() call. */
+  mainMemory(): NodeJS.MemoryUsage | null;
   /** Resident set size now and its peak over the process's life (VmRSS, VmHWM), in MB. */
   memory(): { rssMb: number; peakMb: number };
   /** CPU time (user + system, all threads) the process has used so far, in ms. */
@@ -34,8 +48,13 @@ function statCpuMs(file: string): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
-export async function startBenchService(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchService> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, mainJs], {
+export async function startBenchService(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  logFile: string | null = null,
+): Promise<BenchService> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...startCommand()], {
+    cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -43,6 +62,7 @@ export async function startBenchService(env: Record<string, string>, nodeArgs: s
   let tail = "";
   const lineListeners = new Set<(line: string) => void>();
   child.stdout!.on("data", (chunk: Buffer) => {
+    if (logFile !== null) appendFileSync(logFile, chunk);
     buffered += chunk.toString();
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {
@@ -78,6 +98,7 @@ export async function startBenchService(env: Record<string, string>, nodeArgs: s
       });
     });
 
+  let lastMemory: NodeJS.MemoryUsage | null = null;
   const listening = await nextLine("listening on", 60_000);
   const url = /listening on (http:\/\/\S+\/graphql)/.exec(listening)![1]!;
   const pid = child.pid!;
@@ -88,8 +109,13 @@ export async function startBenchService(env: Record<string, string>, nodeArgs: s
     async counters() {
       const line = nextLine("crawlq-counters ", 10_000);
       child.kill("SIGUSR2");
-      return JSON.parse((await line).slice((await line).indexOf("{"))) as Record<string, number>;
+      const { memory, ...counts } = JSON.parse((await line).slice((await line).indexOf("{"))) as Record<string, number> & {
+        memory?: NodeJS.MemoryUsage;
+      };
+      lastMemory = memory ?? null;
+      return counts;
     },
+    mainMemory: () => lastMemory,
     memory() {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);

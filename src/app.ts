@@ -65,8 +65,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   );
   const server = new HttpServer(yoga);
 
-  // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line (statements per repository method).
-  const printCounters = () => process.stdout.write(`crawlq-counters ${JSON.stringify(repository.counts())}\n`);
+  // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per repository
+  // method, and the main thread's memory (process.memoryUsage(), bytes).
+  const printCounters = () =>
+    process.stdout.write(`crawlq-counters ${JSON.stringify({ ...repository.counts(), memory: process.memoryUsage() })}\n`);
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
   await dispatcher.start();

@@ -189,7 +189,11 @@ export class TaskRepository {
    */
   async findRunnable(limit: number, skipHosts: readonly string[], now: number): Promise<RunnableTask[]> {
     this.#count("findRunnable");
-    const rows = this.#sql.findRunnable.all(now, JSON.stringify(skipHosts), limit) as unknown as Array<
+    const rows = (
+      skipHosts.length === 0
+        ? this.#sql.findRunnableAnyHost.all(now, limit)
+        : this.#sql.findRunnable.all(now, JSON.stringify(skipHosts), limit)
+    ) as unknown as Array<
       Omit<RunnableTask, "respectRobots"> & { respectRobots: number }
     >;
     return rows.map((r) => ({ ...r, respectRobots: Boolean(r.respectRobots) }));
@@ -278,7 +282,7 @@ export class TaskRepository {
   #transaction<T>(kind: CommitKind, fn: () => T): T {
     const level = kind === "claim" ? "NORMAL" : this.#synchronous;
     if (level !== this.#currentSync) {
-      this.#db.pragma(`synchronous = ${level}`);
+      this.#sql.synchronous[level].run();
       this.#currentSync = level;
     }
     return this.#inTransaction(fn) as T;
@@ -289,6 +293,7 @@ export class TaskRepository {
 function prepare(db: Sqlite) {
   const task = (sql: string) => db.prepare<unknown[], TaskRow>(sql) as Stmt;
   return {
+    synchronous: { FULL: db.prepare("PRAGMA synchronous = FULL"), NORMAL: db.prepare("PRAGMA synchronous = NORMAL") },
     insertSubmission: db.prepare(
       `INSERT INTO Submission (createdAt, perHostConcurrency, hostDelayMs, respectRobots) VALUES (?, ?, ?, ?)`,
     ),
@@ -307,6 +312,13 @@ function prepare(db: Sqlite) {
          FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
         WHERE t.status = 'PENDING' AND t.runAt <= ?
           AND t.host NOT IN (SELECT value FROM json_each(?))
+        ORDER BY t.id LIMIT ?`,
+    ),
+    // The common case (no host to skip) without the json_each subquery.
+    findRunnableAnyHost: task(
+      `SELECT t.id, t.url, t.host, s.perHostConcurrency, s.hostDelayMs, s.respectRobots
+         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.runAt <= ?
         ORDER BY t.id LIMIT ?`,
     ),
     nextRunAt: task(`SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`),
