@@ -15,8 +15,13 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
   #remaining: Set<number> | null = null;
   #closed = false;
 
+  // An unfiltered feed is never seeded and a terminal state is published once, so it keeps no ids
+  // (an open-ended subscription must not grow with every completion it has passed on).
+  readonly #dedupe: boolean;
+
   constructor(events: TaskEvents, selection: DoneSelection, onClose: (feed: DoneFeed) => void = () => {}) {
     this.#onClose = onClose;
+    this.#dedupe = selection.kind !== "all";
     this.#unlisten = events.listen(selection, (task) => this.#push(task, false));
   }
 
@@ -84,7 +89,7 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
 
   #push(task: Task, front: boolean): void {
     if (this.#closed || this.#seen.has(task.id)) return;
-    this.#seen.add(task.id);
+    if (this.#dedupe) this.#seen.add(task.id);
     if (front) this.#queue.unshift(task);
     else this.#queue.push(task);
     this.#remaining?.delete(task.id);
