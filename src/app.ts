@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Config } from "./config.js";
-import type { FetchPolicy } from "./crawler/types.js";
+import type { CrawlFailure, FetchPolicy } from "./crawler/types.js";
 import { schema } from "./graphql/schema.js";
 import { HttpServer } from "./http/server.js";
 import { buildYoga } from "./http/yoga.js";
@@ -28,9 +28,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const repository = await TaskRepository.open(config.databaseUrl, config.sqliteSynchronous);
   const events = new TaskEvents();
   const policy: FetchPolicy = { ...config.fetch };
-  const pool = new CrawlPool({ ...config.pool, policy });
+  // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
+  // against the gate's robots cache), hence the late-bound call.
+  const pool = new CrawlPool({ ...config.pool, policy, checkRedirect: (url): Promise<CrawlFailure | null> => gate.checkRedirect(url) });
   let dispatcher: Dispatcher | undefined;
-  const gate = new HostGate({
+  const gate: HostGate = new HostGate({
     perHostConcurrency: config.politeness.perHostConcurrency,
     robotsTtlMs: config.politeness.robotsTtlMs,
     robotsRetryMs: 60_000,

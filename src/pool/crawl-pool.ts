@@ -1,12 +1,20 @@
+import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
-import { MessageChannel } from "node:worker_threads";
 import type { CrawlFailure, CrawlOutcome, FetchPolicy, RedirectCheck, RobotsOutcome } from "../crawler/types.js";
-import type { RedirectAnswer, RedirectQuestion, WorkerJob, WorkerSetup } from "../worker/protocol.js";
+import {
+  REDIRECT_CHECK_CHANNEL,
+  type RedirectAnswer,
+  type RedirectQuestion,
+  type WorkerJob,
+  type WorkerSetup,
+} from "../worker/protocol.js";
 
 export interface CrawlPoolOptions {
   threads: number;
   concurrencyPerThread: number;
   policy: FetchPolicy;
+  /** Answers a worker's "may I follow this redirect?" for crawls started with `checkRedirects`. */
+  checkRedirect: RedirectCheck;
 }
 
 /**
@@ -17,6 +25,7 @@ export class CrawlPool {
   readonly threads: number;
   readonly concurrencyPerThread: number;
   readonly #piscina: Piscina<WorkerJob, unknown>;
+  readonly #redirectChecks = new BroadcastChannel(REDIRECT_CHECK_CHANNEL);
 
   constructor(options: CrawlPoolOptions) {
     this.threads = options.threads;
@@ -35,25 +44,20 @@ export class CrawlPool {
       resourceLimits: { maxYoungGenerationSizeMb: 16 },
       workerData: { policy: options.policy } satisfies WorkerSetup,
     });
+    this.#redirectChecks.unref();
+    this.#redirectChecks.onmessage = (event) => {
+      const { id, url } = (event as { data: RedirectQuestion }).data;
+      if (url === undefined) return; // another thread's answer
+      void options
+        .checkRedirect(url)
+        .catch((error: unknown): CrawlFailure => ({ code: "INTERNAL", message: String(error), retryable: false }))
+        .then((failure) => this.#redirectChecks.postMessage({ id, failure } satisfies RedirectAnswer));
+    };
   }
 
-  /** Crawls one URL in a worker; `checkRedirect` (run here, on the main thread) may refuse each redirect hop. */
-  async crawl(url: string, checkRedirect?: RedirectCheck): Promise<{ worker: number; outcome: CrawlOutcome }> {
-    if (checkRedirect === undefined) {
-      return (await this.#piscina.run({ kind: "crawl", url })) as { worker: number; outcome: CrawlOutcome };
-    }
-    const { port1, port2 } = new MessageChannel();
-    port1.on("message", ({ url: hop }: RedirectQuestion) => {
-      void checkRedirect(hop)
-        .catch((error: unknown): CrawlFailure => ({ code: "INTERNAL", message: String(error), retryable: false }))
-        .then((failure) => port1.postMessage({ failure } satisfies RedirectAnswer));
-    });
-    try {
-      const job: WorkerJob = { kind: "crawl", url, redirects: port2 };
-      return (await this.#piscina.run(job, { transferList: [port2] })) as { worker: number; outcome: CrawlOutcome };
-    } finally {
-      port1.close();
-    }
+  /** Crawls one URL in a worker; with `checkRedirects`, each redirect hop is first put to `checkRedirect`. */
+  crawl(url: string, checkRedirects: boolean): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    return this.#piscina.run({ kind: "crawl", url, checkRedirects }) as Promise<{ worker: number; outcome: CrawlOutcome }>;
   }
 
   robots(origin: string): Promise<{ worker: number; robots: RobotsOutcome }> {
@@ -62,6 +66,7 @@ export class CrawlPool {
 
   /** Stops the threads; work still running (abandoned by the dispatcher at shutdown) is rejected. */
   destroy(): Promise<void> {
+    this.#redirectChecks.close();
     return this.#piscina.destroy();
   }
 }

@@ -147,11 +147,10 @@ export class Dispatcher {
 
   #run(task: Task, respectRobots: boolean): void {
     this.#running.set(task.id, task);
-    // robots.txt also rules every redirect hop: the worker asks the gate before following one.
-    const checkRedirect = respectRobots ? (url: string) => this.#deps.gate.checkRedirect(url) : undefined;
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     this.#deps.pool
-      .crawl(task.url, checkRedirect)
+      // robots.txt also rules every redirect hop: the worker asks the gate before following one.
+      .crawl(task.url, respectRobots)
       .then(
         ({ worker, outcome }): AttemptOutcome | null => {
           if (this.#abandoned) return null;

@@ -2,27 +2,42 @@
  * The piscina worker: fetch (I/O) and parse (CPU) one URL, off the server's event loop.
  * It takes plain data and returns plain data; it touches neither the database nor the events.
  */
-import { threadId, workerData, type MessagePort } from "node:worker_threads";
+import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
 import { crawlPage, fetchRobots, type RedirectCheck } from "../crawler/index.js";
-import type { RedirectAnswer, RedirectQuestion, WorkerJob, WorkerReply, WorkerSetup } from "./protocol.js";
+import type { CrawlFailure } from "../crawler/types.js";
+import {
+  REDIRECT_CHECK_CHANNEL,
+  type RedirectAnswer,
+  type RedirectQuestion,
+  type WorkerJob,
+  type WorkerReply,
+  type WorkerSetup,
+} from "./protocol.js";
 
 const { policy } = workerData as WorkerSetup;
 
+const redirectChecks = new BroadcastChannel(REDIRECT_CHECK_CHANNEL);
+const awaitingAnswer = new Map<string, (failure: CrawlFailure | null) => void>();
+let questions = 0;
+redirectChecks.unref();
+redirectChecks.onmessage = (event) => {
+  // Every thread hears every message: only answers to this thread's own questions count.
+  const { id, failure } = (event as { data: RedirectAnswer }).data;
+  const resolve = awaitingAnswer.get(id);
+  if (resolve === undefined || failure === undefined) return;
+  awaitingAnswer.delete(id);
+  resolve(failure);
+};
+
+/** Asks the main thread's host gate whether a redirect hop may be fetched. */
+const askMainThread: RedirectCheck = (url) =>
+  new Promise((resolve) => {
+    const id = `${threadId}:${++questions}`;
+    awaitingAnswer.set(id, resolve);
+    redirectChecks.postMessage({ id, url } satisfies RedirectQuestion);
+  });
+
 export default async function run(job: WorkerJob): Promise<WorkerReply> {
   if (job.kind === "robots") return { worker: threadId, robots: await fetchRobots(job.origin, policy) };
-  const port = job.redirects;
-  try {
-    return { worker: threadId, outcome: await crawlPage(job.url, policy, port && askOver(port)) };
-  } finally {
-    port?.close();
-  }
-}
-
-/** Asks the main thread about each redirect hop (one question at a time: hops are followed in order). */
-function askOver(port: MessagePort): RedirectCheck {
-  return (url) =>
-    new Promise((resolve) => {
-      port.once("message", (answer: RedirectAnswer) => resolve(answer.failure));
-      port.postMessage({ url } satisfies RedirectQuestion);
-    });
+  return { worker: threadId, outcome: await crawlPage(job.url, policy, job.checkRedirects ? askMainThread : undefined) };
 }

@@ -1,4 +1,3 @@
-import type { MessagePort } from "node:worker_threads";
 import type { CrawlFailure, CrawlOutcome, FetchPolicy, RobotsOutcome } from "../crawler/types.js";
 
 /** Sent once to every pool thread as piscina's workerData. */
@@ -6,19 +5,25 @@ export interface WorkerSetup {
   policy: FetchPolicy;
 }
 
-/**
- * One unit of pool work; plain data (structured-cloned to the thread). A crawl may carry a port (transferred)
- * on which the worker asks, before following a redirect, whether the hop may be fetched.
- */
-export type WorkerJob = { kind: "crawl"; url: string; redirects?: MessagePort } | { kind: "robots"; origin: string };
+/** One unit of pool work; plain data (structured-cloned to the thread). */
+export type WorkerJob = { kind: "crawl"; url: string; checkRedirects: boolean } | { kind: "robots"; origin: string };
 
-/** Worker → main thread on a crawl's `redirects` port. */
+/**
+ * The BroadcastChannel on which a worker asks the main thread, before following a redirect, whether the
+ * hop may be fetched (robots.txt lives on the main thread). One channel for the pool's lifetime: a
+ * channel per crawl costs more than the rare redirects it serves.
+ */
+export const REDIRECT_CHECK_CHANNEL = "crawlq:redirect-check";
+
+/** Worker → main thread; `id` is unique across the pool's threads. */
 export interface RedirectQuestion {
+  id: string;
   url: string;
 }
 
-/** Main thread → worker: null lets the hop go ahead. */
+/** Main thread → workers: null lets the hop go ahead. */
 export interface RedirectAnswer {
+  id: string;
   failure: CrawlFailure | null;
 }
 
