@@ -134,10 +134,7 @@ export class Dispatcher {
       }
       // Nothing admitted: the busy hosts are now skipped, so the next query reaches other hosts or runs dry.
       if (admitted.length === 0) continue;
-      const claimed = await repository.start(
-        admitted.map((t) => t.id),
-        now,
-      );
+      const claimed = await repository.start(admitted.map((t) => t.id), now);
       const claimedIds = new Set(claimed.map((t) => t.id));
       for (const task of admitted) if (!claimedIds.has(task.id)) gate.release(task.host);
       const respectsRobots = new Set(admitted.filter((t) => t.respectRobots).map((t) => t.id));
@@ -148,8 +145,8 @@ export class Dispatcher {
   #run(task: Task, respectRobots: boolean): void {
     this.#running.set(task.id, task);
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
+    // With respectRobots, robots.txt also rules every redirect hop: the worker asks the gate before following one.
     this.#deps.pool
-      // robots.txt also rules every redirect hop: the worker asks the gate before following one.
       .crawl(task.url, respectRobots)
       .then(
         ({ worker, outcome }): AttemptOutcome | null => {
