@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { closeHttpAgents, crawlPage, type CrawlFailure, type CrawlOutcome, type PageResult } from "../../../src/crawler/index.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { crawlPage, type CrawlFailure, type CrawlOutcome, type PageResult } from "../../../src/crawler/index.js";
 import {
   BIG_BODY_BYTES,
   expectedBenchPage,
@@ -8,21 +8,13 @@ import {
   FILE_BIN_BYTES,
   GBK_TITLE,
   SJIS_TITLE,
-  startFixtureSite,
   type FixtureSite,
 } from "../../helpers/fixture-site.js";
-import { testPolicy } from "./policy.js";
+import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;
 
-beforeAll(async () => {
-  site = await startFixtureSite();
-});
-
-afterAll(async () => {
-  await closeHttpAgents();
-  await site.close();
-});
+useFixtureSite((started) => (site = started));
 
 beforeEach(() => site.resetStats());
 

@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeHttpAgents, crawlPage } from "../../../src/crawler/index.js";
+import { describe, expect, it } from "vitest";
+import { crawlPage } from "../../../src/crawler/index.js";
 import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
-import { testPolicy } from "./policy.js";
+import { testPolicy, useFixtureSite } from "./policy.js";
 
 // The fixture's own accounting, which politeness tests elsewhere rely on.
 let site: FixtureSite;
 
-beforeAll(async () => {
-  site = await startFixtureSite();
-});
-
-afterAll(async () => {
-  await closeHttpAgents();
-  await site.close();
-});
+useFixtureSite((started) => (site = started));
 
 describe("the fixture site", () => {
   it("counts concurrent requests per Host header", async () => {

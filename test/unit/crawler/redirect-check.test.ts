@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { closeHttpAgents, crawlPage, type CrawlFailure } from "../../../src/crawler/index.js";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
-import { testPolicy } from "./policy.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { crawlPage, type CrawlFailure } from "../../../src/crawler/index.js";
+import type { FixtureSite } from "../../helpers/fixture-site.js";
+import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;
 
-beforeAll(async () => {
-  site = await startFixtureSite();
-});
-
-afterAll(async () => {
-  await closeHttpAgents();
-  await site.close();
-});
+useFixtureSite((started) => (site = started));
 
 beforeEach(() => site.resetStats());
 
