@@ -108,16 +108,7 @@ export async function startFixture(mode: "child" | "inproc", latencies: number[]
   if (mode === "inproc") {
     const local = await startLocal(latencies);
     const call = async <T>(op: string) => (await local.ops[op]!()) as T;
-    return {
-      origins: local.origins,
-      held: () => call<number>("held"),
-      release: () => call<number>("release"),
-      hold: () => call<void>("hold"),
-      resetStats: () => call<void>("resetStats"),
-      requests: () => call<number>("requests"),
-      cpuMs: () => call<number>("cpuMs"),
-      close: () => local.close(),
-    };
+    return fixtureOver(local.origins, call, () => local.close());
   }
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--fixture-child", latencies.join(",")], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -139,6 +130,18 @@ export async function startFixture(mode: "child" | "inproc", latencies: number[]
       });
       child.send({ id, op });
     });
+  return fixtureOver(origins, call, async () => {
+    await call("close");
+    await exited;
+  });
+}
+
+/** The Fixture operations over one way of invoking them (a direct call, or a message to the child). */
+function fixtureOver(
+  origins: FixtureOrigins,
+  call: <T>(op: string) => Promise<T>,
+  close: () => Promise<void>,
+): Fixture {
   return {
     origins,
     held: () => call<number>("held"),
@@ -147,10 +150,7 @@ export async function startFixture(mode: "child" | "inproc", latencies: number[]
     resetStats: () => call<void>("resetStats"),
     requests: () => call<number>("requests"),
     cpuMs: () => call<number>("cpuMs"),
-    async close() {
-      await call("close");
-      await exited;
-    },
+    close,
   };
 }
 

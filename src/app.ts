@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Config } from "./config.js";
-import type { CrawlFailure, FetchPolicy } from "./crawler/types.js";
+import type { FetchPolicy, RedirectCheck } from "./crawler/types.js";
 import { schema } from "./graphql/schema.js";
 import { HttpServer } from "./http/server.js";
 import { buildYoga } from "./http/yoga.js";
@@ -30,7 +30,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const policy: FetchPolicy = { ...config.fetch };
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
   // against the gate's robots cache), hence the late-bound call.
-  const pool = new CrawlPool({ ...config.pool, policy, checkRedirect: (url): Promise<CrawlFailure | null> => gate.checkRedirect(url) });
+  const checkRedirect: RedirectCheck = (url) => gate.checkRedirect(url);
+  const pool = new CrawlPool({ ...config.pool, policy, checkRedirect });
   let dispatcher: Dispatcher | undefined;
   const gate: HostGate = new HostGate({
     perHostConcurrency: config.politeness.perHostConcurrency,

@@ -1,9 +1,9 @@
 import { createRequire } from "node:module";
+import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
+import type { RunnableTask } from "../tasks/task-repository.js";
 
 // robots-parser is CommonJS whose typings declare an ES default export; load it the CommonJS way.
 const robotsParser = createRequire(import.meta.url)("robots-parser") as typeof import("robots-parser").default;
-import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
-import type { RunnableTask } from "../tasks/task-repository.js";
 
 export interface HostGateOptions {
   /** Operator cap on requests in flight per host, across all submissions and workers. */
@@ -90,7 +90,6 @@ export class HostGate {
     return { verdict: "admit" };
   }
 
-  /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
   /**
    * For a task that respects robots.txt, before its fetch follows a redirect: may the hop be fetched?
    * Loads the hop origin's robots.txt if needed. Null when allowed, else the ROBOTS_DISALLOWED failure.
@@ -106,6 +105,7 @@ export class HostGate {
     return robots.isAllowed(url) ? null : { code: "ROBOTS_DISALLOWED", message: robots.note, retryable: false };
   }
 
+  /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
   release(host: string, now: number = Date.now()): void {
     const state = this.#hosts.get(host);
     if (!state) return;
