@@ -1,7 +1,11 @@
 /**
- * The plain data that crosses the thread boundary between the dispatcher and a pool worker.
- * Everything here must survive structured cloning: no classes, no functions.
+ * The crawler's own vocabulary: how a fetch may behave and how it ended. Everything here is plain data
+ * that survives structured cloning (it crosses the pool's thread boundary). A successful crawl's
+ * `PageResult` is the task's result, so it is owned by tasks/.
  */
+import type { PageResult } from "../tasks/task.js";
+
+export type { PageResult };
 
 /** Failure codes a crawl attempt can end with (Task.error.code). */
 export type CrawlErrorCode =
@@ -33,19 +37,6 @@ export interface FetchPolicy {
   resolve: Record<string, string>;
 }
 
-/** What a successful fetch + parse produced (Task.result). */
-export interface PageResult {
-  httpStatus: number;
-  finalUrl: string;
-  contentType: string | null;
-  /** Bytes of the body after content-encoding is undone, before charset decoding (requests' len(content)). */
-  contentLength: number;
-  title: string | null;
-  linkCount: number;
-  fetchMs: number;
-  parseMs: number;
-}
-
 export interface CrawlFailure {
   code: CrawlErrorCode;
   message: string;
@@ -65,7 +56,7 @@ export type CrawlOutcome = { ok: true; page: PageResult } | { ok: false; error: 
  */
 export type RedirectCheck = (url: string) => Promise<CrawlFailure | null>;
 
-/** robots.txt lookup result; the dispatcher parses and caches the text. */
+/** robots.txt lookup result; the host gate (main thread) parses and caches the text. */
 export type RobotsOutcome =
   | { kind: "found"; url: string; body: string }
   /** 4xx (404 among them): the convention is "allow all". */

@@ -1,5 +1,4 @@
-import type { PageResult } from "../crawler/types.js";
-import type { Task, TaskError } from "../tasks/task.js";
+import type { PageResult, Task, TaskError } from "../tasks/task.js";
 import { isTerminal, TASK_STATUSES } from "../tasks/task-state.js";
 import { builder } from "./builder.js";
 

@@ -3,6 +3,7 @@ import { Piscina } from "piscina";
 import type { CrawlFailure, CrawlOutcome, FetchPolicy, RedirectCheck, RobotsOutcome } from "../crawler/types.js";
 import {
   REDIRECT_CHECK_CHANNEL,
+  type CrawlJob,
   type RedirectAnswer,
   type RedirectQuestion,
   type WorkerJob,
@@ -13,7 +14,7 @@ export interface CrawlPoolOptions {
   threads: number;
   concurrencyPerThread: number;
   policy: FetchPolicy;
-  /** Answers a worker's "may I follow this redirect?" for crawls started with `checkRedirects`. */
+  /** Answers a worker's "may I follow this redirect?" for crawls whose job respects robots.txt. */
   checkRedirect: RedirectCheck;
 }
 
@@ -55,9 +56,9 @@ export class CrawlPool {
     };
   }
 
-  /** Crawls one URL in a worker; with `checkRedirects`, each redirect hop is first put to `checkRedirect`. */
-  crawl(url: string, checkRedirects: boolean): Promise<{ worker: number; outcome: CrawlOutcome }> {
-    return this.#piscina.run({ kind: "crawl", url, checkRedirects }) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+  /** Runs one crawl attempt in a worker; with `job.respectRobots`, each redirect hop is first put to `checkRedirect`. */
+  crawl(job: CrawlJob): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    return this.#piscina.run({ kind: "crawl", ...job } satisfies WorkerJob) as Promise<{ worker: number; outcome: CrawlOutcome }>;
   }
 
   robots(origin: string): Promise<{ worker: number; robots: RobotsOutcome }> {

@@ -147,7 +147,7 @@ export class Dispatcher {
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     // With respectRobots, robots.txt also rules every redirect hop: the worker asks the gate before following one.
     this.#deps.pool
-      .crawl(task.url, respectRobots)
+      .crawl({ taskId: task.id, url: task.url, respectRobots })
       .then(
         ({ worker, outcome }): AttemptOutcome | null => {
           if (this.#abandoned) return null;

@@ -1,8 +1,8 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import Database from "better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
-import type { CrawlFailure, PageResult } from "../crawler/types.js";
-import type { Task, SubmissionOptions } from "./task.js";
+import type { CrawlFailure } from "../crawler/types.js";
+import type { PageResult, Task, SubmissionOptions } from "./task.js";
 import { TRANSITIONS, type TaskStatus, type TransitionName } from "./task-state.js";
 
 /** A task the dispatcher may start, with its submission's politeness settings. */

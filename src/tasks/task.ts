@@ -1,4 +1,3 @@
-import type { CrawlErrorCode, PageResult } from "../crawler/types.js";
 import type { TaskStatus } from "./task-state.js";
 
 /** A task as the rest of the service sees it: one URL and what became of it. */
@@ -8,6 +7,7 @@ export interface Task {
   url: string;
   host: string;
   status: TaskStatus;
+  /** Attempts started so far (retries included); an attempt refused before any request is not counted. */
   attempts: number;
   maxRetries: number;
   worker: number | null;
@@ -20,12 +20,29 @@ export interface Task {
   finishedAt: Date | null;
 }
 
+/** What a successful fetch and parse produced; written and read as one unit (Task.result). */
+export interface PageResult {
+  httpStatus: number;
+  finalUrl: string;
+  contentType: string | null;
+  /** Bytes of the body after content-encoding is undone, before charset decoding (requests' len(content)). */
+  contentLength: number;
+  title: string | null;
+  linkCount: number;
+  fetchMs: number;
+  parseMs: number;
+}
+
+/** Why a task FAILED (Task.error); `code` is one of the crawler's codes or ROBOTS_DISALLOWED / INTERNAL. */
 export interface TaskError {
-  code: CrawlErrorCode | string;
+  code: string;
   message: string;
 }
 
-/** Options a submission may set; each is bounded by the operator's configuration. */
+/**
+ * The settings of one submission, stored once on its Submission row and read with every claimed task.
+ * Each is bounded by the operator's configuration when the submission is made.
+ */
 export interface SubmissionOptions {
   maxRetries: number;
   perHostConcurrency: number;

@@ -39,5 +39,5 @@ const askMainThread: RedirectCheck = (url) =>
 
 export default async function run(job: WorkerJob): Promise<WorkerReply> {
   if (job.kind === "robots") return { worker: threadId, robots: await fetchRobots(job.origin, policy) };
-  return { worker: threadId, outcome: await crawlPage(job.url, policy, job.checkRedirects ? askMainThread : undefined) };
+  return { worker: threadId, outcome: await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined) };
 }

@@ -5,8 +5,19 @@ export interface WorkerSetup {
   policy: FetchPolicy;
 }
 
+/**
+ * One crawl attempt as the worker needs it, built by the dispatcher from a claimed task and its
+ * submission's options: the only value that travels from the task to the thread.
+ */
+export interface CrawlJob {
+  taskId: number;
+  url: string;
+  /** robots.txt rules this crawl: each redirect hop is put to the main thread's host gate first. */
+  respectRobots: boolean;
+}
+
 /** One unit of pool work; plain data (structured-cloned to the thread). */
-export type WorkerJob = { kind: "crawl"; url: string; checkRedirects: boolean } | { kind: "robots"; origin: string };
+export type WorkerJob = ({ kind: "crawl" } & CrawlJob) | { kind: "robots"; origin: string };
 
 /**
  * The BroadcastChannel on which a worker asks the main thread, before following a redirect, whether the

@@ -1,4 +1,4 @@
-import type { PageResult } from "../../src/crawler/types.js";
+import type { PageResult } from "../../src/tasks/task.js";
 
 /** The Task selection every end-to-end test asks for. */
 export const TASK_FIELDS = `
