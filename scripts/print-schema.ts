@@ -1,11 +1,13 @@
 /**
- * Prints the Pothos schema, sorted, to schema.graphql (committed; a test fails when it is stale).
- * `--stdout` prints it instead of writing the file.
+ * Prints the Pothos schema with the default limits, sorted, to schema.graphql (committed; a test fails
+ * when it is stale). `--stdout` prints it instead of writing the file.
  */
 import { writeFileSync } from "node:fs";
 import { lexicographicSortSchema, printSchema } from "graphql";
-import { schema } from "../src/graphql/schema.js";
+import { loadConfig } from "../src/config.js";
+import { buildSchema } from "../src/graphql/schema.js";
 
+const schema = buildSchema(loadConfig({}).limits);
 const printed = `${printSchema(lexicographicSortSchema(schema))}\n`;
 if (process.argv.includes("--stdout")) {
   process.stdout.write(printed);

@@ -1,53 +1,74 @@
+import { randomUUID } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Config } from "./config.js";
-import type { FetchPolicy, RedirectCheck } from "./crawler/types.js";
-import { schema } from "./graphql/schema.js";
+import type { RedirectCheck } from "./crawler/types.js";
+import { buildSchema } from "./graphql/schema.js";
 import { HttpServer } from "./http/server.js";
 import { buildYoga } from "./http/yoga.js";
 import type { Logger } from "./logger.js";
 import { CrawlPool } from "./pool/crawl-pool.js";
 import { Dispatcher } from "./pool/dispatcher.js";
 import { HostGate } from "./pool/host-gate.js";
-import { TaskEvents } from "./tasks/task-events.js";
-import { TaskRepository } from "./tasks/task-repository.js";
+import { InProcessCompletionBus } from "./tasks/bus/in-process-bus.js";
+import type { CompletionBus } from "./tasks/completion-bus.js";
+import { SqliteTaskStore } from "./tasks/store/sqlite/sqlite-task-store.js";
+import { TaskLifecycle } from "./tasks/task-lifecycle.js";
 import { TaskService } from "./tasks/task-service.js";
+import type { TaskStore } from "./tasks/task-store.js";
 
 export interface App {
   /** Where the service listens, e.g. http://127.0.0.1:4000/graphql. */
   url: string;
   service: TaskService;
-  /** Graceful shutdown: see CONTRACT.md "Lifetime". Safe to call twice. */
+  store: TaskStore;
+  bus: CompletionBus;
+  /** Graceful shutdown: see the README's "Lifecycle". Safe to call twice. */
   stop(): Promise<void>;
 }
 
+/** The backend implementations, chosen here and nowhere else. */
+export interface Backends {
+  store: TaskStore;
+  bus: CompletionBus;
+}
+
+/** SQLite (the embedded default) with the in-process completion bus. */
+export async function openBackends(config: Config): Promise<Backends> {
+  return {
+    store: await SqliteTaskStore.open(config.databaseUrl, config.sqliteSynchronous),
+    bus: new InProcessCompletionBus(),
+  };
+}
+
 /**
- * The composition root: database → events → pool → dispatcher → service → GraphQL → HTTP/WS.
- * Nothing else constructs these; everything else receives what it needs.
+ * The composition root: store and bus → lifecycle → pool → host gate → dispatcher → service → GraphQL →
+ * HTTP/WS. Nothing else constructs these; everything else receives what it needs.
  */
-export async function startApp(config: Config, logger: Logger): Promise<App> {
-  const repository = await TaskRepository.open(config.databaseUrl, config.sqliteSynchronous);
-  const events = new TaskEvents();
-  const policy: FetchPolicy = { ...config.fetch };
+export async function startApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
+  const { store, bus } = backends ?? (await openBackends(config));
+  // This process's name on its claims: only it may end or requeue them.
+  const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID() });
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
   // against the gate's robots cache), hence the late-bound call.
   const checkRedirect: RedirectCheck = (url) => gate.checkRedirect(url);
-  const pool = new CrawlPool({ ...config.pool, policy, checkRedirect });
+  const pool = new CrawlPool({ ...config.pool, policy: { ...config.fetch }, checkRedirect });
   let dispatcher: Dispatcher | undefined;
   const gate: HostGate = new HostGate({
     perHostConcurrency: config.politeness.perHostConcurrency,
     robotsTtlMs: config.politeness.robotsTtlMs,
-    robotsRetryMs: 60_000,
+    robotsRetryMs: config.politeness.robotsRetryMs,
     userAgent: config.fetch.userAgent,
     fetchRobots: async (origin) => (await pool.robots(origin)).robots,
     onRobotsReady: () => dispatcher?.wake(),
   });
   dispatcher = new Dispatcher(
-    { repository, events, pool, gate, logger },
+    { lifecycle, store, pool, gate, logger },
     { maxInFlight: config.pool.maxInFlight, retry: config.retry },
   );
   const service = new TaskService({
-    repository,
-    events,
+    store,
+    lifecycle,
+    bus,
     limits: config.limits,
     defaults: {
       maxRetries: config.retry.maxRetries,
@@ -59,7 +80,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     onSubmitted: () => dispatcher.wake(),
   });
   const yoga = buildYoga(
-    schema,
+    buildSchema(config.limits),
     {
       service,
       pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
@@ -68,10 +89,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   );
   const server = new HttpServer(yoga);
 
-  // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per repository
-  // method, and the main thread's memory (process.memoryUsage(), bytes).
+  // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
+  // operation, and the main thread's memory (process.memoryUsage(), bytes).
   const printCounters = () =>
-    process.stdout.write(`crawlq-counters ${JSON.stringify({ ...repository.counts(), memory: process.memoryUsage() })}\n`);
+    process.stdout.write(`crawlq-counters ${JSON.stringify({ ...store.statementCounts(), memory: process.memoryUsage() })}\n`);
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
   await dispatcher.start();
@@ -83,7 +104,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     (stopping ??= (async () => {
       process.off("SIGUSR2", printCounters);
       service.stopAccepting();
-      await server.stopAccepting();
+      server.stopAccepting();
       await dispatcher.stop(config.shutdownGraceMs);
       service.closeFeeds();
       // Let completed streams write their last message before the sockets go.
@@ -91,8 +112,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await nextTurn();
       await server.close();
       await pool.destroy();
-      await repository.close();
+      await bus.close();
+      await store.close();
     })());
 
-  return { url: `http://${hostForUrl}:${address.port}${yoga.graphqlEndpoint}`, service, stop };
+  return { url: `http://${hostForUrl}:${address.port}${yoga.graphqlEndpoint}`, service, store, bus, stop };
 }

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
@@ -26,10 +27,12 @@ const envSchema = z.object({
   CRAWLQ_RESPECT_ROBOTS: flag.default(true),
   CRAWLQ_ALLOW_ROBOTS_OVERRIDE: flag.default(false),
   CRAWLQ_ROBOTS_TTL_MS: int(0).default(3_600_000),
+  CRAWLQ_ROBOTS_RETRY_MS: int(0).default(60_000),
   CRAWLQ_USER_AGENT: z.string().min(1).default("crawlq/0.1 (+https://github.com/crawlq/crawlq)"),
   CRAWLQ_TASK_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
   CRAWLQ_CONNECT_TIMEOUT_MS: int(1, 3_600_000).default(10_000),
-  CRAWLQ_MAX_RETRIES: int(0, 20).default(2),
+  CRAWLQ_MAX_RETRIES: int(0, 1000).default(2),
+  CRAWLQ_MAX_RETRIES_CEILING: int(0, 1000).default(20),
   CRAWLQ_RETRY_BASE_MS: int(0).default(500),
   CRAWLQ_RETRY_MAX_MS: int(0).default(60_000),
   CRAWLQ_PER_HOST_CONCURRENCY: int(1, 10_000).default(4),
@@ -38,6 +41,9 @@ const envSchema = z.object({
   CRAWLQ_MAX_REDIRECTS: int(0, 50).default(10),
   CRAWLQ_MAX_URLS_PER_SUBMISSION: int(1, 1_000_000).default(10_000),
   CRAWLQ_MAX_URL_LENGTH: int(1).default(2048),
+  CRAWLQ_DEFAULT_WAIT_MS: int(0).default(30_000),
+  CRAWLQ_MAX_WAIT_MS: int(0, 3_600_000).default(300_000),
+  CRAWLQ_MAX_BATCH_IDS: int(1, 1_000_000).default(10_000),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
   /** Diagnostics for the benchmark: on SIGUSR2, print the repository's statement counts on stdout. */
@@ -64,6 +70,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function toConfig(e: z.infer<typeof envSchema>) {
   const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32;
+  if (e.CRAWLQ_MAX_RETRIES > e.CRAWLQ_MAX_RETRIES_CEILING) {
+    throw new ConfigError("Invalid configuration: CRAWLQ_MAX_RETRIES is above CRAWLQ_MAX_RETRIES_CEILING");
+  }
+  if (e.CRAWLQ_DEFAULT_WAIT_MS > e.CRAWLQ_MAX_WAIT_MS) {
+    throw new ConfigError("Invalid configuration: CRAWLQ_DEFAULT_WAIT_MS is above CRAWLQ_MAX_WAIT_MS");
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -92,19 +104,26 @@ function toConfig(e: z.infer<typeof envSchema>) {
       respectRobots: e.CRAWLQ_RESPECT_ROBOTS,
       allowRobotsOverride: e.CRAWLQ_ALLOW_ROBOTS_OVERRIDE,
       robotsTtlMs: e.CRAWLQ_ROBOTS_TTL_MS,
+      /** How long an unreachable robots.txt (5xx, timeout) counts as disallow-all before it is asked again. */
+      robotsRetryMs: e.CRAWLQ_ROBOTS_RETRY_MS,
     },
     retry: {
       maxRetries: e.CRAWLQ_MAX_RETRIES,
       baseDelayMs: e.CRAWLQ_RETRY_BASE_MS,
       maxDelayMs: e.CRAWLQ_RETRY_MAX_MS,
     },
+    /** What the API accepts; the GraphQL descriptions print these. */
     limits: {
       maxUrlsPerSubmission: e.CRAWLQ_MAX_URLS_PER_SUBMISSION,
       maxUrlLength: e.CRAWLQ_MAX_URL_LENGTH,
-      maxWaitMs: 300_000,
-      defaultWaitMs: 30_000,
-      maxBatchIds: 10_000,
-    },
+      defaultWaitMs: e.CRAWLQ_DEFAULT_WAIT_MS,
+      maxWaitMs: e.CRAWLQ_MAX_WAIT_MS,
+      maxBatchIds: e.CRAWLQ_MAX_BATCH_IDS,
+      maxRetriesCeiling: e.CRAWLQ_MAX_RETRIES_CEILING,
+      maxHostDelayMs: 3_600_000,
+      defaultPageSize: 100,
+      maxPageSize: 1_000,
+    } satisfies ApiLimits,
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };

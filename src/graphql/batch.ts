@@ -1,5 +1,6 @@
 import type { BatchOutcome } from "../tasks/task-service.js";
 import { builder } from "./builder.js";
+import { documentedLimits, formatCount, waitDescription } from "./documented-limits.js";
 import { TaskRef } from "./task.js";
 
 const ReturnWhenEnum = builder.enumType("ReturnWhen", {
@@ -25,19 +26,24 @@ builder.queryFields((t) => ({
     type: BatchResultRef,
     description:
       "Collect many results: waits until returnWhen holds or timeoutMs passes (then complete is false; it does not fail). " +
-      "Takes exactly one of ids (at most 10,000) or submissionId; unknown ids fail with NOT_FOUND naming them.",
+      `Takes exactly one of ids (at most ${formatCount(documentedLimits().maxBatchIds)}) or submissionId; ` +
+      "unknown ids fail with NOT_FOUND naming them.",
     args: {
       ids: t.arg.idList(),
       submissionId: t.arg.id(),
-      timeoutMs: t.arg.int({ description: "Default 30,000, at most 300,000." }),
+      timeoutMs: t.arg.int({ description: waitDescription() }),
       returnWhen: t.arg({ type: ReturnWhenEnum, defaultValue: "ALL_COMPLETED" }),
     },
     resolve: (_root, args, ctx) =>
-      ctx.service.batch({
-        ids: args.ids?.map(String),
-        submissionId: args.submissionId == null ? null : String(args.submissionId),
-        timeoutMs: args.timeoutMs,
-        returnWhen: args.returnWhen,
-      }),
+      ctx.service.batch(
+        {
+          ids: args.ids?.map(String),
+          submissionId: args.submissionId == null ? null : String(args.submissionId),
+          timeoutMs: args.timeoutMs,
+          returnWhen: args.returnWhen,
+        },
+        ctx.signal,
+      ),
   }),
 }));
+

@@ -1,9 +1,10 @@
 import type { PageResult, Task, TaskError } from "../tasks/task.js";
-import { isTerminal, TASK_STATUSES } from "../tasks/task-state.js";
+import { describeLifecycle, isTerminal, TASK_STATUSES } from "../tasks/task-state.js";
 import { builder } from "./builder.js";
+import { documentedLimits, formatCount, waitDescription } from "./documented-limits.js";
 
 export const TaskStatusEnum = builder.enumType("TaskStatus", {
-  description: "PENDING → RUNNING → SUCCEEDED | FAILED; PENDING → CANCELLED. A retried task is PENDING again between attempts.",
+  description: describeLifecycle(),
   values: TASK_STATUSES,
 });
 
@@ -75,16 +76,18 @@ builder.queryFields((t) => ({
     description: "Future.result(timeout): blocks until the task is done. Fails with TIMEOUT (the task goes on) or NOT_FOUND.",
     args: {
       id: t.arg.id({ required: true }),
-      timeoutMs: t.arg.int({ description: "Default 30,000, at most 300,000." }),
+      timeoutMs: t.arg.int({ description: waitDescription() }),
     },
-    resolve: (_root, args, ctx) => ctx.service.result(String(args.id), args.timeoutMs),
+    resolve: (_root, args, ctx) => ctx.service.result(String(args.id), args.timeoutMs, ctx.signal),
   }),
   tasks: t.field({
     type: [TaskRef],
     description: "Tasks in submission order, optionally by status; page with `after` (the last id seen).",
     args: {
       status: t.arg({ type: TaskStatusEnum }),
-      first: t.arg.int({ description: "Default 100, at most 1,000." }),
+      first: t.arg.int({
+        description: `Default ${formatCount(documentedLimits().defaultPageSize)}, at most ${formatCount(documentedLimits().maxPageSize)}.`,
+      }),
       after: t.arg.id(),
     },
     resolve: (_root, args, ctx) =>

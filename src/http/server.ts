@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import type { ExecutionArgs } from "graphql";
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import type { CrawlqYoga } from "./yoga.js";
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -26,6 +26,18 @@ export class HttpServer {
       socket.once("close", () => this.#sockets.delete(socket));
     });
     this.#wss = new WebSocketServer({ server: this.#server, path: yoga.graphqlEndpoint });
+    // One abort signal per WebSocket: a wait (result, batch) asked over it ends when the socket closes.
+    const closed = new WeakMap<WebSocket, AbortSignal>();
+    const signalOf = (socket: WebSocket): AbortSignal => {
+      let signal = closed.get(socket);
+      if (!signal) {
+        const controller = new AbortController();
+        socket.once("close", () => controller.abort());
+        signal = controller.signal;
+        closed.set(socket, signal);
+      }
+      return signal;
+    };
     const ws = useServer(
       {
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -35,12 +47,21 @@ export class HttpServer {
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,
+            signal: signalOf(ctx.extra.socket),
             params,
           });
+          let document: DocumentNode;
+          try {
+            document = parse(params.query);
+          } catch (error) {
+            // A syntax error is this operation's error message, as over HTTP; the socket and its other operations go on.
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
           const args = {
             schema,
             operationName: params.operationName,
-            document: parse(params.query),
+            document,
             variableValues: params.variables,
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe },
@@ -66,13 +87,13 @@ export class HttpServer {
     });
   }
 
-  /** Stops accepting connections and lets in-flight HTTP requests answer (e.g. SHUTTING_DOWN). */
-  async stopAccepting(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-      resolve();
-    });
+  /**
+   * Stops accepting connections and closes idle keep-alive ones; returns at once. Requests in flight
+   * still answer (e.g. SHUTTING_DOWN); `close` ends whatever is left.
+   */
+  stopAccepting(): void {
+    this.#server.close();
+    this.#server.closeIdleConnections();
   }
 
   /** Ends WebSocket clients (1001 "Going away") and destroys any socket still open. */

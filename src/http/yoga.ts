@@ -47,10 +47,24 @@ function errorMasker(logger: Logger) {
   };
 }
 
-export function buildYoga(schema: GraphQLSchema, context: GraphQLContext, logger: Logger) {
-  return createYoga<Record<string, unknown>, GraphQLContext>({
+/** What the per-request context is built from: the parts every request shares. */
+export type SharedContext = Omit<GraphQLContext, "caller" | "signal">;
+
+/** The initial context Yoga hands the factory: its own for HTTP and SSE, ours for WebSocket (server.ts). */
+type InitialContext = { request?: Request; signal?: AbortSignal };
+
+const NEVER_ABORTED = new AbortController().signal;
+
+export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger) {
+  return createYoga<InitialContext, GraphQLContext>({
     schema,
-    context: () => context,
+    // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
+    // abort signal belong to one request.
+    context: (initial): GraphQLContext => ({
+      ...shared,
+      caller: null,
+      signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED,
+    }),
     graphqlEndpoint: "/graphql",
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },

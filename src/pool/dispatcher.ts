@@ -1,10 +1,9 @@
 import type { Logger } from "pino";
-import type { CrawlFailure } from "../crawler/types.js";
-import { coerceError } from "../tasks/errors.js";
-import type { Task } from "../tasks/task.js";
-import type { TaskEvents } from "../tasks/task-events.js";
-import type { AttemptOutcome, RunnableTask, TaskRepository } from "../tasks/task-repository.js";
-import type { CrawlPool } from "./crawl-pool.js";
+import type { CrawlFailure, CrawlOutcome } from "../crawler/types.js";
+import { toError } from "../tasks/errors.js";
+import type { TaskLifecycle } from "../tasks/task-lifecycle.js";
+import type { AttemptOutcome, ClaimCandidate, ClaimedTask, TaskStore } from "../tasks/task-store.js";
+import type { CrawlJob } from "../worker/protocol.js";
 import type { HostGate } from "./host-gate.js";
 import { retryDelay, type RetryOptions } from "./retry-policy.js";
 
@@ -12,29 +11,51 @@ export interface DispatcherOptions {
   /** Tasks in the pool at once; the database holds every other one. */
   maxInFlight: number;
   retry: RetryOptions;
+  /** After a failed database write, how long before the dispatcher tries again (doubling per failure, capped). */
+  writeRetryMs?: number;
+  /** Tries of an attempt's result write before the task is requeued instead (it then runs again). */
+  resultWriteTries?: number;
+}
+
+/** What the dispatcher needs of the pool: run one crawl attempt (CrawlPool, or a stand-in in tests). */
+export interface CrawlRunner {
+  crawl(job: CrawlJob): Promise<{ worker: number; outcome: CrawlOutcome }>;
 }
 
 export interface DispatcherDeps {
-  repository: TaskRepository;
-  events: TaskEvents;
-  pool: CrawlPool;
+  lifecycle: TaskLifecycle;
+  /** Reads only: when the next task held back by a retry backoff becomes runnable. */
+  store: Pick<TaskStore, "nextRunAt">;
+  pool: CrawlRunner;
   gate: HostGate;
   logger: Logger;
 }
 
+const MAX_WRITE_RETRY_MS = 5_000;
+
 /**
- * Feeds PENDING tasks from the database to the pool, oldest first, with at most `maxInFlight` in the
- * pool and the host gate's politeness. Attempt ends are written in batches (one transaction per turn of
- * the event loop), then published: persist, then publish.
+ * Schedules: feeds PENDING tasks to the pool, oldest first, with at most `maxInFlight` in the pool and the
+ * host gate's politeness, and turns each attempt's end into an outcome. Every status write is a lifecycle
+ * verb; attempt ends are written in batches (one write per turn of the event loop).
+ *
+ * A database that fails (busy, read-only, full) never costs a slot or a task: slots taken for a claim
+ * that did not commit are given back, a result that could not be saved is tried again and then requeued,
+ * and the dispatcher keeps trying, so it resumes by itself once the database is writable.
  */
 export class Dispatcher {
   readonly #deps: DispatcherDeps;
-  readonly #options: DispatcherOptions;
-  readonly #running = new Map<number, Task>();
+  readonly #options: Required<DispatcherOptions>;
+  readonly #running = new Map<number, ClaimedTask>();
   // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
   #abandoned = false;
-  #finished: AttemptOutcome[] = [];
-  #flushing: Promise<void> | null = null;
+  #unsaved: AttemptOutcome[] = [];
+  readonly #saveTries = new Map<number, number>();
+  // Results given up on whose requeue has not committed yet either.
+  readonly #unrequeued = new Set<number>();
+  #saving: Promise<void> | null = null;
+  #saveTimer: NodeJS.Timeout | null = null;
+  #failedClaims = 0;
+  #failedSaves = 0;
   #pumping = false;
   #pumpAgain = false;
   #stopped = false;
@@ -47,17 +68,17 @@ export class Dispatcher {
 
   constructor(deps: DispatcherDeps, options: DispatcherOptions) {
     this.#deps = deps;
-    this.#options = options;
+    this.#options = { writeRetryMs: 250, resultWriteTries: 5, ...options };
   }
 
-  /** Tasks currently in the pool. */
+  /** Tasks currently in the pool (or whose result is still being saved). */
   get inFlight(): number {
     return this.#running.size;
   }
 
-  /** Start-up: RUNNING rows left by a dead process go back to PENDING, then work starts. */
+  /** Start-up: claims a dead process left RUNNING go back to PENDING, then work starts. */
   async start(): Promise<void> {
-    const requeued = await this.#deps.repository.requeue();
+    const requeued = await this.#deps.lifecycle.requeueOrphans();
     if (requeued > 0) this.#deps.logger.info({ requeued }, "requeued tasks left running by a previous process");
     this.wake();
   }
@@ -80,7 +101,7 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
-    if (this.#running.size > 0) {
+    if (this.#running.size > this.#unsaved.length + this.#unrequeued.size) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.#idle = () => {
@@ -89,12 +110,17 @@ export class Dispatcher {
         };
       });
     }
-    const unfinished = [...this.#running.keys()];
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
     this.#abandoned = true;
-    await this.#flush();
-    if (unfinished.length > 0) {
-      const requeued = await this.#deps.repository.requeue(unfinished);
+    await this.#save();
+    const unfinished = [...this.#running.keys()];
+    if (unfinished.length === 0) return;
+    try {
+      const requeued = await this.#deps.lifecycle.requeue(unfinished);
       this.#deps.logger.info({ requeued }, "left unfinished tasks PENDING for the next start");
+    } catch (error) {
+      // Still RUNNING under this instance's claim: the next start requeues them as orphans.
+      this.#deps.logger.error({ err: toError(error), count: unfinished.length }, "could not requeue unfinished tasks");
     }
   }
 
@@ -104,116 +130,168 @@ export class Dispatcher {
         this.#pumpAgain = false;
         await this.#fill();
       } while (this.#pumpAgain && !this.#stopped);
+      this.#failedClaims = 0;
     } catch (error) {
-      this.#deps.logger.error({ err: coerceError(error) }, "dispatcher failed to start tasks; retrying in 1 s");
-      this.#wakeAt(Date.now() + 1000);
+      const delay = this.#writeRetryDelay(++this.#failedClaims);
+      this.#deps.logger.error({ err: toError(error), retryInMs: delay }, "dispatcher could not claim tasks");
+      this.#wakeAt(Date.now() + delay);
     }
   }
 
   async #fill(): Promise<void> {
-    const { repository, gate, events } = this.#deps;
+    const { lifecycle, gate } = this.#deps;
     const waiting = new Set<string>();
     while (!this.#stopped && this.#running.size < this.#options.maxInFlight) {
       const now = Date.now();
-      const free = this.#options.maxInFlight - this.#running.size;
-      const skip = [...new Set([...gate.busyHosts(now), ...waiting])];
-      const candidates = await repository.findRunnable(free, skip, now);
-      if (candidates.length === 0) return this.#sleepUntilRunnable(now);
-
-      const admitted: RunnableTask[] = [];
+      const skipHosts = new Set([...gate.busyHosts(now), ...waiting]);
+      let offered = 0;
+      const admitted: ClaimCandidate[] = [];
       const denied = new Map<string, number[]>();
-      for (const task of candidates) {
-        if (waiting.has(task.host)) continue;
-        const admission = gate.admit(task, now);
-        if (admission.verdict === "admit") admitted.push(task);
-        else if (admission.verdict === "wait") waiting.add(task.host);
-        else denied.set(admission.reason, [...(denied.get(admission.reason) ?? []), task.id]);
+      const admit = (candidate: ClaimCandidate): boolean => {
+        offered++;
+        if (waiting.has(candidate.host)) return false;
+        const admission = gate.admit(candidate, now);
+        if (admission.verdict === "admit") admitted.push(candidate);
+        else if (admission.verdict === "wait") waiting.add(candidate.host);
+        else denied.set(admission.reason, [...(denied.get(admission.reason) ?? []), candidate.id]);
+        return admission.verdict === "admit";
+      };
+      let claimed: ClaimedTask[] = [];
+      try {
+        claimed = await lifecycle.claim({ limit: this.#options.maxInFlight - this.#running.size, skipHosts, admit });
+      } finally {
+        // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
+        const claimedIds = new Set(claimed.map((c) => c.task.id));
+        for (const candidate of admitted) if (!claimedIds.has(candidate.id)) gate.release(candidate.host);
       }
-      for (const [reason, ids] of denied) {
-        events.publishDone(await repository.reject(ids, { code: "ROBOTS_DISALLOWED", message: reason }, now));
-      }
-      // Nothing admitted: the busy hosts are now skipped, so the next query reaches other hosts or runs dry.
-      if (admitted.length === 0) continue;
-      const claimed = await repository.start(admitted.map((t) => t.id), now);
-      const claimedIds = new Set(claimed.map((t) => t.id));
-      for (const task of admitted) if (!claimedIds.has(task.id)) gate.release(task.host);
-      const respectsRobots = new Set(admitted.filter((t) => t.respectRobots).map((t) => t.id));
-      for (const task of claimed) this.#run(task, respectsRobots.has(task.id));
+      for (const task of claimed) this.#run(task);
+      for (const [reason, ids] of denied) await lifecycle.reject(ids, { code: "ROBOTS_DISALLOWED", message: reason });
+      if (offered === 0) return this.#sleepUntilRunnable(now);
+      // Nothing claimed: the hosts that made tasks wait are now skipped, so the next claim reaches others.
     }
   }
 
-  #run(task: Task, respectRobots: boolean): void {
-    this.#running.set(task.id, task);
+  #run(claimed: ClaimedTask): void {
+    const { task, options } = claimed;
+    this.#running.set(task.id, claimed);
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     // With respectRobots, robots.txt also rules every redirect hop: the worker asks the gate before following one.
     this.#deps.pool
-      .crawl({ taskId: task.id, url: task.url, respectRobots })
+      .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots })
       .then(
-        ({ worker, outcome }): AttemptOutcome | null => {
-          if (this.#abandoned) return null;
-          if (outcome.ok) return { id: task.id, worker, kind: "succeeded", page: outcome.page };
-          return this.#failure(task, worker, outcome.error);
+        ({ worker, outcome }): AttemptOutcome => {
+          const attempt = { id: task.id, attempt: task.attempts, worker };
+          if (outcome.ok) return { ...attempt, kind: "succeed", page: outcome.page };
+          return { ...attempt, ...this.#afterFailure(claimed, outcome.error) };
         },
-        (error: unknown): AttemptOutcome | null => {
-          if (this.#abandoned) return null; // shutdown: stop() put it back to PENDING
-          const message = coerceError(error).message;
-          this.#deps.logger.error({ taskId: task.id, err: coerceError(error) }, "pool worker failed");
-          return { id: task.id, worker: null, kind: "failed", error: { code: "INTERNAL", message } };
+        (error: unknown): AttemptOutcome => {
+          this.#deps.logger.error({ taskId: task.id, err: toError(error) }, "pool worker failed");
+          const message = toError(error).message;
+          return { id: task.id, attempt: task.attempts, worker: null, kind: "fail", error: { code: "INTERNAL", message }, attemptMade: true };
         },
       )
       .then((outcome) => {
-        if (outcome) this.#finish(outcome);
-        else this.#settle(task);
+        if (this.#abandoned) this.#settle(task.id); // shutdown: stop() put it back to PENDING
+        else this.#queueForSave(outcome);
       });
   }
 
-  #failure(task: Task, worker: number, error: CrawlFailure): AttemptOutcome {
-    const delay = retryDelay(error, task.attempts, task.maxRetries, this.#options.retry);
-    if (delay === null) return { id: task.id, worker, kind: "failed", error };
-    return { id: task.id, worker, kind: "retry", error, runAt: Date.now() + delay };
+  /** Fail for good, or retry later (retry policy and the submission's maxRetries). */
+  #afterFailure({ task, options }: ClaimedTask, failure: CrawlFailure) {
+    const error = { code: failure.code, message: failure.message };
+    const delay = retryDelay(failure, task.attempts, options.maxRetries, this.#options.retry);
+    if (delay === null) return { kind: "fail" as const, error, attemptMade: failure.beforeRequest !== true };
+    return { kind: "retryLater" as const, error, runAt: Date.now() + delay };
   }
 
-  #finish(outcome: AttemptOutcome): void {
-    this.#finished.push(outcome);
-    if (this.#finished.length === 1) setImmediate(() => void this.#flush());
+  #queueForSave(outcome: AttemptOutcome): void {
+    this.#unsaved.push(outcome);
+    if (this.#unsaved.length === 1 && this.#saveTimer === null) setImmediate(() => void this.#save());
   }
 
-  // One transaction for every attempt that ended in this turn, then one publish, then more work.
-  async #flush(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
-    if (this.#finished.length === 0) return;
-    const batch = this.#finished;
-    this.#finished = [];
-    this.#flushing = (async () => {
-      try {
-        const written = await this.#deps.repository.finishAttempts(batch, Date.now());
-        if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
-        this.#deps.events.publishDone(written.filter((t) => t.status !== "PENDING"));
-      } catch (error) {
-        // The rows stay RUNNING; the next start requeues them. Never lose the slot accounting.
-        this.#deps.logger.error({ err: coerceError(error), count: batch.length }, "could not record attempt results");
-      }
+  // One write for every attempt that ended in this turn (the lifecycle publishes what committed), then more work.
+  async #save(): Promise<void> {
+    while (this.#saving) await this.#saving;
+    if (this.#unsaved.length === 0 && this.#unrequeued.size === 0) return;
+    this.#saving = this.#trySave();
+    await this.#saving;
+    this.#saving = null;
+  }
+
+  async #trySave(): Promise<void> {
+    await this.#retryRequeues();
+    const batch = this.#unsaved;
+    if (batch.length === 0) return;
+    this.#unsaved = [];
+    try {
+      const written = await this.#deps.lifecycle.finishAttempts(batch);
+      if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
+      this.#failedSaves = 0;
+      for (const outcome of batch) this.#settle(outcome.id);
+    } catch (error) {
+      const giveUp: number[] = [];
       for (const outcome of batch) {
-        const task = this.#running.get(outcome.id);
-        if (task) this.#settle(task);
+        const tries = (this.#saveTries.get(outcome.id) ?? 0) + 1;
+        this.#saveTries.set(outcome.id, tries);
+        if (tries >= this.#options.resultWriteTries) giveUp.push(outcome.id);
+        else this.#unsaved.push(outcome);
       }
-    })();
-    await this.#flushing;
-    this.#flushing = null;
+      for (const id of giveUp) this.#unrequeued.add(id);
+      const delay = this.#writeRetryDelay(++this.#failedSaves);
+      this.#deps.logger.error(
+        { err: toError(error), count: batch.length, requeueing: giveUp.length, retryInMs: delay },
+        "could not record attempt results",
+      );
+      this.#saveLater(delay);
+    }
   }
 
-  #settle(task: Task): void {
-    this.#running.delete(task.id);
-    this.#deps.gate.release(task.host);
+  /** Results given up on go back to PENDING (they run again); until that commits, their slots stay taken. */
+  async #retryRequeues(): Promise<void> {
+    if (this.#unrequeued.size === 0) return;
+    const ids = [...this.#unrequeued];
+    try {
+      await this.#deps.lifecycle.requeue(ids);
+    } catch (error) {
+      this.#deps.logger.error({ err: toError(error), count: ids.length }, "could not requeue tasks whose results were lost");
+      this.#saveLater(this.#writeRetryDelay(++this.#failedSaves));
+      return;
+    }
+    for (const id of ids) {
+      this.#unrequeued.delete(id);
+      this.#settle(id);
+    }
+  }
+
+  #saveLater(delay: number): void {
+    if (this.#saveTimer || this.#abandoned) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = null;
+      void this.#save();
+    }, delay);
+    this.#saveTimer.unref();
+  }
+
+  #settle(id: number): void {
+    const claimed = this.#running.get(id);
+    if (!claimed) return;
+    this.#running.delete(id);
+    this.#saveTries.delete(id);
+    this.#deps.gate.release(claimed.task.host);
     if (this.#running.size === 0) this.#idle?.();
     this.wake();
+  }
+
+  /** Backoff after the `failures`-th database failure in a row: doubling from writeRetryMs, at most 5 s. */
+  #writeRetryDelay(failures: number): number {
+    return Math.min(MAX_WRITE_RETRY_MS, this.#options.writeRetryMs * 2 ** Math.min(failures - 1, 16));
   }
 
   async #sleepUntilRunnable(now: number): Promise<void> {
     const candidates = [this.#deps.gate.nextOpening(now)];
     const retries = this.#retriesCommitted;
     if (retries !== this.#noDelayedAsOf) {
-      const nextRunAt = await this.#deps.repository.nextRunAt(now);
+      const nextRunAt = await this.#deps.store.nextRunAt(now);
       if (nextRunAt === null) this.#noDelayedAsOf = retries;
       candidates.push(nextRunAt);
     }

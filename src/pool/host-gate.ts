@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
-import type { RunnableTask } from "../tasks/task-repository.js";
+import type { ClaimCandidate } from "../tasks/task-store.js";
 
 // robots-parser is CommonJS whose typings declare an ES default export; load it the CommonJS way.
 const robotsParser = createRequire(import.meta.url)("robots-parser") as typeof import("robots-parser").default;
@@ -72,19 +72,19 @@ export class HostGate {
   }
 
   /** Decides for one task; on "admit" a slot on its host is taken (give it back with `release`). */
-  admit(task: RunnableTask, now: number): Admission {
+  admit(task: ClaimCandidate, now: number): Admission {
     let crawlDelayMs = 0;
-    if (task.respectRobots) {
+    if (task.options.respectRobots) {
       const robots = this.#robotsFor(new URL(task.url).origin, now);
       if (robots.state === "loading") return { verdict: "wait" };
       if (!robots.isAllowed(task.url)) return { verdict: "deny", reason: robots.note };
       crawlDelayMs = robots.crawlDelayMs;
     }
     const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0 };
-    const limit = Math.min(task.perHostConcurrency, this.#options.perHostConcurrency);
+    const limit = Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
     if (state.active >= limit || state.nextStartAt > now) return { verdict: "wait" };
     state.active++;
-    const delay = Math.max(task.hostDelayMs, crawlDelayMs);
+    const delay = Math.max(task.options.hostDelayMs, crawlDelayMs);
     if (delay > 0) state.nextStartAt = now + delay;
     this.#hosts.set(task.host, state);
     return { verdict: "admit" };

@@ -1,16 +1,16 @@
-import type { DoneSelection, TaskEvents } from "./task-events.js";
+import type { CompletionBus, DoneSelection, Unsubscribe } from "./completion-bus.js";
 import type { Task } from "./task.js";
 
 /**
- * The completions of a selection of tasks, each exactly once: listens on construction (before the
- * caller reads the database), takes what the read found already done via `seed`, and drops any event
- * for a task it has already emitted. Used by `result`, `batch` and the `taskDone` subscription.
+ * The completions of a selection of tasks, each exactly once. `open` subscribes to the bus and resolves
+ * once the subscription is live; the caller then reads the store and hands what was already done to
+ * `seed`; any later event for a task already emitted is dropped. Used by `result`, `batch` and `taskDone`.
  */
 export class DoneFeed implements AsyncIterableIterator<Task> {
   readonly #queue: Task[] = [];
   readonly #seen = new Set<number>();
-  readonly #unlisten: () => void;
   readonly #onClose: (feed: DoneFeed) => void;
+  #unsubscribe: Unsubscribe = () => {};
   #wake: (() => void) | null = null;
   #remaining: Set<number> | null = null;
   #closed = false;
@@ -19,13 +19,21 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
   // (an open-ended subscription must not grow with every completion it has passed on).
   readonly #dedupe: boolean;
 
-  constructor(events: TaskEvents, selection: DoneSelection, onClose: (feed: DoneFeed) => void = () => {}) {
+  private constructor(selection: DoneSelection, onClose: (feed: DoneFeed) => void) {
     this.#onClose = onClose;
     this.#dedupe = selection.kind !== "all";
-    this.#unlisten = events.listen(selection, (task) => this.#push(task, false));
   }
 
-  /** Tasks found already done by the read that followed listening; they go before anything newer. */
+  /** A feed whose subscription is live; `onClose` runs once when it closes (for whatever reason). */
+  static async open(bus: CompletionBus, selection: DoneSelection, onClose: (feed: DoneFeed) => void = () => {}): Promise<DoneFeed> {
+    const feed = new DoneFeed(selection, onClose);
+    const unsubscribe = await bus.subscribe(selection, (task) => feed.#push(task, false));
+    if (feed.#closed) unsubscribe(); // closed (shutdown, abort) while the subscription was being set up
+    else feed.#unsubscribe = unsubscribe;
+    return feed;
+  }
+
+  /** Tasks found already done by the read that followed subscribing; they go before anything newer. */
   seed(done: readonly Task[]): void {
     const fresh = done.filter((t) => !this.#seen.has(t.id));
     fresh.sort((a, b) => (a.finishedAt?.getTime() ?? 0) - (b.finishedAt?.getTime() ?? 0));
@@ -78,11 +86,15 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
     return this;
   }
 
-  /** Stops listening; queued completions are still delivered, then the iterator ends. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Unsubscribes; queued completions are still delivered, then the iterator ends. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unlisten();
+    this.#unsubscribe();
     this.#onClose(this);
     this.#wake?.();
   }

@@ -26,9 +26,10 @@ export class BadUserInputError extends CrawlqError {
   }
 }
 
+/** Unknown ids, named exactly as the client sent them. */
 export class NotFoundError extends CrawlqError {
-  constructor(ids: readonly string[]) {
-    super("NOT_FOUND", `No task with id ${ids.join(", ")}`, { ids });
+  constructor(kind: "task" | "submission", ids: readonly string[]) {
+    super("NOT_FOUND", `No ${kind} with id ${ids.join(", ")}`, { ids });
   }
 }
 
@@ -44,7 +45,14 @@ export class ShuttingDownError extends CrawlqError {
   }
 }
 
+/** The client went away while waiting: nobody reads this answer, but the wait must end now. */
+export class WaitAbortedError extends CrawlqError {
+  constructor() {
+    super("ABORTED", "The request was aborted while waiting");
+  }
+}
+
 /** Turns anything thrown into an Error (graphile-worker's coerceError). */
-export function coerceError(thrown: unknown): Error {
+export function toError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown));
 }

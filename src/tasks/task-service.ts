@@ -1,23 +1,32 @@
+import DataLoader from "dataloader";
+import type { CompletionBus, DoneSelection } from "./completion-bus.js";
 import { DoneFeed } from "./done-feed.js";
 import {
   BadUserInputError,
   NotFoundError,
   ShuttingDownError,
+  WaitAbortedError,
   WaitTimeoutError,
 } from "./errors.js";
 import type { Submission, SubmissionOptions, Task } from "./task.js";
-import type { DoneSelection, TaskEvents } from "./task-events.js";
-import { TaskLoader } from "./task-loader.js";
-import type { TaskRepository } from "./task-repository.js";
+import type { TaskLifecycle } from "./task-lifecycle.js";
 import { isTerminal, type TaskStatus } from "./task-state.js";
+import type { TaskStore } from "./task-store.js";
 import { validateUrls, type UrlLimits } from "./validate-urls.js";
 
 export type ReturnWhen = "ALL_COMPLETED" | "FIRST_COMPLETED" | "FIRST_EXCEPTION";
 
-export interface WaitLimits extends UrlLimits {
+/** The bounds the API enforces; every one is a Config value (see config.ts). */
+export interface ApiLimits extends UrlLimits {
   defaultWaitMs: number;
   maxWaitMs: number;
   maxBatchIds: number;
+  /** Most retries a submission may ask for. */
+  maxRetriesCeiling: number;
+  /** Longest per-host delay a submission may ask for. */
+  maxHostDelayMs: number;
+  defaultPageSize: number;
+  maxPageSize: number;
 }
 
 export interface BatchOutcome {
@@ -31,9 +40,10 @@ export interface BatchOutcome {
 export type SubmitRequest = Partial<SubmissionOptions>;
 
 export interface TaskServiceDeps {
-  repository: TaskRepository;
-  events: TaskEvents;
-  limits: WaitLimits;
+  store: TaskStore;
+  lifecycle: TaskLifecycle;
+  bus: CompletionBus;
+  limits: ApiLimits;
   /** Operator defaults, which are also the upper bounds a submission may ask for. */
   defaults: SubmissionOptions;
   /** Whether a submission may turn robots.txt off. */
@@ -43,18 +53,28 @@ export interface TaskServiceDeps {
 }
 
 /**
- * The futures API: submit, wait (result / batch / taskDone), cancel. Waiting is driven by completion
- * events, never by polling: each waiter listens first, reads once, then only consumes events.
+ * The futures API: submit, wait (result / batch / taskDone), cancel. It validates every argument before
+ * anything is stored, and delegates: status writes to the lifecycle, reads to the store. Waiting is driven
+ * by completion events, never by polling: each waiter subscribes first, reads once, then only consumes
+ * events; a wait ends early when its request's signal aborts.
  */
 export class TaskService {
   readonly #deps: TaskServiceDeps;
-  readonly #loader: TaskLoader;
+  // Coalesces the single-task reads of one event-loop turn into one query: a thousand `result(id)` calls
+  // arriving together cost one read. No cache: a task changes between reads.
+  readonly #loader: DataLoader<number, Task | undefined>;
   readonly #feeds = new Set<DoneFeed>();
   #accepting = true;
 
   constructor(deps: TaskServiceDeps) {
     this.#deps = deps;
-    this.#loader = new TaskLoader((ids) => deps.repository.findByIds(ids));
+    this.#loader = new DataLoader(
+      async (ids) => {
+        const found = new Map((await deps.store.findByIds(ids)).map((t) => [t.id, t]));
+        return ids.map((id) => found.get(id));
+      },
+      { cache: false, batchScheduleFn: (run) => setImmediate(run) },
+    );
   }
 
   /** `pool.submit(...)` for many URLs: every row is committed before this returns. */
@@ -62,15 +82,16 @@ export class TaskService {
     if (!this.#accepting) throw new ShuttingDownError();
     const checked = validateUrls(urls, this.#deps.limits);
     const options = this.#options(request);
-    const submission = await this.#deps.repository.createSubmission(checked, options);
+    const submission = await this.#deps.lifecycle.submit(checked, options);
     this.#deps.onSubmitted();
     return submission;
   }
 
   /** Submit one URL and wait for it: `pool.submit(task, url).result()`. */
-  async crawl(url: string, timeoutMs: number | null | undefined, request: SubmitRequest = {}): Promise<Task> {
+  async crawl(url: string, timeoutMs: number | null | undefined, request: SubmitRequest = {}, signal?: AbortSignal): Promise<Task> {
+    this.#waitMs(timeoutMs); // every argument is checked before anything is stored
     const { tasks } = await this.submit([url], request);
-    return this.result(String(tasks[0]!.id), timeoutMs);
+    return this.result(String(tasks[0]!.id), timeoutMs, signal);
   }
 
   /** Never blocks; null for an unknown id. */
@@ -80,17 +101,17 @@ export class TaskService {
   }
 
   /** `Future.result(timeout)`: the task once done, or TIMEOUT (the task goes on). */
-  async result(id: string, timeoutMs: number | null | undefined): Promise<Task> {
+  async result(id: string, timeoutMs: number | null | undefined, signal?: AbortSignal): Promise<Task> {
     const wait = this.#waitMs(timeoutMs);
     const taskId = parseId(id);
-    if (taskId === null) throw new NotFoundError([id]);
-    const feed = this.#feed({ kind: "ids", ids: new Set([taskId]) });
+    if (taskId === null) throw new NotFoundError("task", [id]);
+    const feed = await this.#feed({ kind: "ids", ids: new Set([taskId]) }, signal);
     try {
       const task = await this.#loader.load(taskId);
-      if (!task) throw new NotFoundError([id]);
+      if (!task) throw new NotFoundError("task", [id]);
       if (isTerminal(task.status)) return task;
       const done = await feed.nextBefore(Date.now() + wait);
-      if (!done) throw this.#accepting ? new WaitTimeoutError(id, wait) : new ShuttingDownError();
+      if (!done) throw this.#whyNoCompletion(signal, () => new WaitTimeoutError(id, wait));
       return done;
     } finally {
       feed.close();
@@ -98,21 +119,23 @@ export class TaskService {
   }
 
   /** `concurrent.futures.wait(fs, return_when)`; at the timeout it returns what stands, `complete: false`. */
-  async batch(args: {
-    ids?: readonly string[] | null;
-    submissionId?: string | null;
-    timeoutMs?: number | null;
-    returnWhen?: ReturnWhen | null;
-  }): Promise<BatchOutcome> {
+  async batch(
+    args: {
+      ids?: readonly string[] | null;
+      submissionId?: string | null;
+      timeoutMs?: number | null;
+      returnWhen?: ReturnWhen | null;
+    },
+    signal?: AbortSignal,
+  ): Promise<BatchOutcome> {
     const wait = this.#waitMs(args.timeoutMs);
     const returnWhen = args.returnWhen ?? "ALL_COMPLETED";
-    const { selection, read, order } = await this.#selection(args.ids, args.submissionId);
-    const feed = this.#feed(selection);
+    const { selection, read, order } = this.#selection(args.ids, args.submissionId);
+    const feed = await this.#feed(selection, signal);
     try {
       const byId = new Map((await read()).map((t) => [t.id, t]));
       const asked = order ?? [...byId.keys()];
-      const missing = asked.filter((id) => !byId.has(id));
-      if (missing.length > 0) throw new NotFoundError(missing.map(String));
+      this.#checkFound(args.ids, byId);
 
       let done = 0;
       let failed = 0;
@@ -137,9 +160,10 @@ export class TaskService {
           count(next);
         }
       }
+      if (signal?.aborted) throw new WaitAbortedError();
       // Events carry only completions; one read refreshes the rest (PENDING → RUNNING) for the answer.
       const unfinished = [...byId.values()].filter((t) => !isTerminal(t.status)).map((t) => t.id);
-      for (const fresh of await this.#deps.repository.findByIds(unfinished)) byId.set(fresh.id, fresh);
+      for (const fresh of await this.#deps.store.findByIds(unfinished)) byId.set(fresh.id, fresh);
       const tasks = asked.map((id) => byId.get(id)!);
       const doneAsked = tasks.filter((t) => isTerminal(t.status)).length;
       return { tasks, done: doneAsked, notDone: tasks.length - doneAsked, complete: met() };
@@ -154,15 +178,14 @@ export class TaskService {
    */
   async watchDone(args: { ids?: readonly string[] | null; submissionId?: string | null }): Promise<AsyncIterableIterator<Task>> {
     if (args.ids == null && args.submissionId == null) return this.#feed({ kind: "all" });
-    const { selection, read, order } = await this.#selection(args.ids, args.submissionId);
-    const feed = this.#feed(selection);
+    const { selection, read } = this.#selection(args.ids, args.submissionId);
+    const feed = await this.#feed(selection);
     try {
       const tasks = await read();
-      const found = new Set(tasks.map((t) => t.id));
-      const missing = (order ?? []).filter((id) => !found.has(id));
-      if (missing.length > 0) throw new NotFoundError(missing.map(String));
+      const found = new Map(tasks.map((t) => [t.id, t]));
+      this.#checkFound(args.ids, found);
       feed.seed(tasks.filter((t) => isTerminal(t.status)));
-      feed.expect(found);
+      feed.expect(found.keys());
       return feed;
     } catch (error) {
       feed.close();
@@ -173,30 +196,28 @@ export class TaskService {
   /** `Future.cancel()`: PENDING becomes CANCELLED; RUNNING or done tasks are returned as they stand. */
   async cancel(id: string): Promise<Task> {
     const taskId = parseId(id);
-    if (taskId === null) throw new NotFoundError([id]);
-    const cancelled = await this.#deps.repository.cancel(taskId, Date.now());
-    if (cancelled) {
-      this.#deps.events.publishDone([cancelled]);
-      return cancelled;
-    }
-    const [task] = await this.#deps.repository.findByIds([taskId]);
-    if (!task) throw new NotFoundError([id]);
+    if (taskId === null) throw new NotFoundError("task", [id]);
+    const cancelled = await this.#deps.lifecycle.cancel(taskId);
+    if (cancelled) return cancelled;
+    const [task] = await this.#deps.store.findByIds([taskId]);
+    if (!task) throw new NotFoundError("task", [id]);
     return task;
   }
 
   list(args: { status?: TaskStatus | null; first?: number | null; after?: string | null }): Promise<Task[]> {
-    const first = args.first ?? 100;
-    if (first < 0 || first > 1000) throw new BadUserInputError("first must be between 0 and 1000", { first });
+    const { defaultPageSize, maxPageSize } = this.#deps.limits;
+    const first = args.first ?? defaultPageSize;
+    if (first < 0 || first > maxPageSize) throw new BadUserInputError(`first must be between 0 and ${maxPageSize}`, { first });
     const afterId = args.after == null ? undefined : parseId(args.after);
     if (afterId === null) throw new BadUserInputError(`after is not a task id: ${args.after}`);
-    return this.#deps.repository.list({ status: args.status ?? undefined, first, afterId });
+    return this.#deps.store.listTasks({ status: args.status ?? undefined, first, afterId });
   }
 
-  countByStatus() {
-    return this.#deps.repository.countByStatus();
+  countByStatus(): Promise<Record<TaskStatus, number>> {
+    return this.#deps.store.countByStatus();
   }
 
-  /** Shutdown, step one: new submissions fail with SHUTTING_DOWN. */
+  /** Shutdown, step one: from now on new submissions fail with SHUTTING_DOWN (returns at once). */
   stopAccepting(): void {
     this.#accepting = false;
   }
@@ -206,36 +227,61 @@ export class TaskService {
     for (const feed of [...this.#feeds]) feed.close();
   }
 
-  #feed(selection: DoneSelection): DoneFeed {
-    const feed = new DoneFeed(this.#deps.events, selection, (f) => this.#feeds.delete(f));
+  /** Open waits and subscriptions (a leak shows here). */
+  get openFeeds(): number {
+    return this.#feeds.size;
+  }
+
+  async #feed(selection: DoneSelection, signal?: AbortSignal): Promise<DoneFeed> {
+    if (signal?.aborted) throw new WaitAbortedError();
+    const onAbort = () => feed.close();
+    const feed = await DoneFeed.open(this.#deps.bus, selection, (closed) => {
+      this.#feeds.delete(closed);
+      signal?.removeEventListener("abort", onAbort);
+    });
+    if (feed.closed) return feed;
     this.#feeds.add(feed);
+    signal?.addEventListener("abort", onAbort, { once: true });
     return feed;
   }
 
-  async #selection(ids: readonly string[] | null | undefined, submissionId: string | null | undefined) {
+  /** Why a wait ended without its completion: the client left, shutdown, or else the caller's timeout. */
+  #whyNoCompletion(signal: AbortSignal | undefined, timeout: () => Error): Error {
+    if (signal?.aborted) return new WaitAbortedError();
+    if (!this.#accepting) return new ShuttingDownError();
+    return timeout();
+  }
+
+  #selection(ids: readonly string[] | null | undefined, submissionId: string | null | undefined) {
     if ((ids == null) === (submissionId == null)) {
       throw new BadUserInputError("Pass exactly one of ids or submissionId");
     }
     if (ids != null) {
       const max = this.#deps.limits.maxBatchIds;
       if (ids.length > max) throw new BadUserInputError(`At most ${max} ids; got ${ids.length}`, { max });
-      const bad = ids.filter((id) => parseId(id) === null);
-      if (bad.length > 0) throw new NotFoundError(bad);
-      const order = ids.map((id) => parseId(id)!);
-      const unique = [...new Set(order)];
+      const order = ids.map(parseId);
+      const known = [...new Set(order.filter((id): id is number => id !== null))];
       return {
-        selection: { kind: "ids", ids: new Set(unique) } as DoneSelection,
-        read: () => this.#deps.repository.findByIds(unique),
-        order,
+        selection: { kind: "ids", ids: new Set(known) } as DoneSelection,
+        read: () => this.#deps.store.findByIds(known),
+        // Ids that cannot exist map to -1, which no task has: #checkFound names them.
+        order: order.map((id) => id ?? -1),
       };
     }
     const sid = parseId(submissionId!);
     const read = async () => {
-      const tasks = sid === null ? null : await this.#deps.repository.findBySubmission(sid);
-      if (!tasks) throw new NotFoundError([`submission ${submissionId}`]);
+      const tasks = sid === null ? null : await this.#deps.store.findBySubmission(sid);
+      if (!tasks) throw new NotFoundError("submission", [submissionId!]);
       return tasks;
     };
     return { selection: { kind: "submission", submissionId: sid ?? -1 } as DoneSelection, read, order: null };
+  }
+
+  /** Fails with NOT_FOUND naming, as sent, every asked id that has no task (ids mode only). */
+  #checkFound(ids: readonly string[] | null | undefined, found: ReadonlyMap<number, Task>): void {
+    if (ids == null) return;
+    const missing = [...new Set(ids.filter((id) => !found.has(parseId(id) ?? -1)))];
+    if (missing.length > 0) throw new NotFoundError("task", missing);
   }
 
   #waitMs(timeoutMs: number | null | undefined): number {
@@ -248,7 +294,7 @@ export class TaskService {
   }
 
   #options(request: SubmitRequest): SubmissionOptions {
-    const { defaults, allowRobotsOverride } = this.#deps;
+    const { defaults, allowRobotsOverride, limits } = this.#deps;
     const bounded = (name: keyof SubmissionOptions, value: number | undefined, max: number, min = 0) => {
       if (value === undefined) return max;
       if (!Number.isInteger(value) || value < min || value > max) {
@@ -260,17 +306,22 @@ export class TaskService {
       throw new BadUserInputError("This service does not let a submission turn robots.txt off");
     }
     return {
-      maxRetries: request.maxRetries === undefined ? defaults.maxRetries : bounded("maxRetries", request.maxRetries, 20),
+      maxRetries:
+        request.maxRetries === undefined ? defaults.maxRetries : bounded("maxRetries", request.maxRetries, limits.maxRetriesCeiling),
       perHostConcurrency: bounded("perHostConcurrency", request.perHostConcurrency, defaults.perHostConcurrency, 1),
       // A submission may be gentler than the operator's floor, never harsher.
-      hostDelayMs: Math.max(bounded("hostDelayMs", request.hostDelayMs ?? 0, 3_600_000), defaults.hostDelayMs),
+      hostDelayMs: Math.max(bounded("hostDelayMs", request.hostDelayMs ?? 0, limits.maxHostDelayMs), defaults.hostDelayMs),
       respectRobots: request.respectRobots ?? defaults.respectRobots,
     };
   }
 }
 
-/** Task and submission ids are positive integers rendered as GraphQL IDs. */
-function parseId(id: string): number | null {
+/**
+ * Task and submission ids are positive integers rendered as GraphQL IDs. Anything else, including a
+ * number past 2^53 that would round to another id, names no task.
+ */
+export function parseId(id: string): number | null {
   if (!/^[1-9]\d{0,15}$/.test(id)) return null;
-  return Number(id);
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : null;
 }

@@ -9,7 +9,6 @@ export interface Task {
   status: TaskStatus;
   /** Attempts started so far (retries included); an attempt refused before any request is not counted. */
   attempts: number;
-  maxRetries: number;
   worker: number | null;
   /** Set when SUCCEEDED. */
   result: PageResult | null;

@@ -16,12 +16,12 @@ describe("task lifecycle", () => {
     );
     expect(allowed.sort()).toEqual(
       [
-        "PENDING -start-> RUNNING",
+        "PENDING -claim-> RUNNING",
         "PENDING -cancel-> CANCELLED",
         "PENDING -reject-> FAILED",
         "RUNNING -succeed-> SUCCEEDED",
         "RUNNING -fail-> FAILED",
-        "RUNNING -retry-> PENDING",
+        "RUNNING -retryLater-> PENDING",
         "RUNNING -requeue-> PENDING",
       ].sort(),
     );

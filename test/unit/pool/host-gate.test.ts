@@ -1,24 +1,22 @@
 import { describe, expect, it } from "vitest";
 import type { RobotsOutcome } from "../../../src/crawler/types.js";
 import { HostGate, robotsProductToken, type HostGateOptions } from "../../../src/pool/host-gate.js";
-import type { RunnableTask } from "../../../src/tasks/task-repository.js";
+import type { SubmissionOptions } from "../../../src/tasks/task.js";
+import type { ClaimCandidate } from "../../../src/tasks/task-store.js";
 
 const T0 = 1_000_000;
 let nextId = 1;
 
-function task(url: string, overrides: Partial<RunnableTask> = {}): RunnableTask {
+function task(url: string, options: Partial<SubmissionOptions> = {}): ClaimCandidate {
   return {
     id: nextId++,
     url,
     host: new URL(url).hostname,
-    perHostConcurrency: 100,
-    hostDelayMs: 0,
-    respectRobots: false,
-    ...overrides,
+    options: { maxRetries: 0, perHostConcurrency: 100, hostDelayMs: 0, respectRobots: false, ...options },
   };
 }
 
-const robotsTask = (url: string, overrides: Partial<RunnableTask> = {}) => task(url, { respectRobots: true, ...overrides });
+const robotsTask = (url: string, options: Partial<SubmissionOptions> = {}) => task(url, { respectRobots: true, ...options });
 
 /** A gate whose robots.txt answers come from `answers` (by origin), counting fetches. */
 function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string, RobotsOutcome | Error> = {}) {
@@ -55,7 +53,7 @@ function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string
 }
 
 /** Asks for `t` until robots.txt is loaded, returning the final verdict. */
-async function decide(env: ReturnType<typeof gateWith>, t: RunnableTask, now = T0, readyAfter = 1) {
+async function decide(env: ReturnType<typeof gateWith>, t: ClaimCandidate, now = T0, readyAfter = 1) {
   const first = env.gate.admit(t, now);
   if (first.verdict !== "wait") return first;
   await env.robotsReady(readyAfter);

@@ -1,0 +1,68 @@
+import type { CompletionBus, CompletionListener, DoneSelection, Unsubscribe } from "../completion-bus.js";
+import type { Task } from "../task.js";
+
+/**
+ * The completion bus of a single process. Subscriptions are indexed by task id and by submission, so a
+ * completion costs one map lookup per index however many subscriptions exist and however many ids each
+ * one selects; delivery is synchronous, so a subscription is live as soon as it is registered.
+ */
+export class InProcessCompletionBus implements CompletionBus {
+  readonly #everything = new Set<CompletionListener>();
+  readonly #byTask = new Map<number, Set<CompletionListener>>();
+  readonly #bySubmission = new Map<number, Set<CompletionListener>>();
+  #subscriptions = 0;
+
+  publish(tasks: readonly Task[]): void {
+    for (const task of tasks) {
+      for (const listener of this.#everything) listener(task);
+      const byTask = this.#byTask.get(task.id);
+      if (byTask) for (const listener of byTask) listener(task);
+      const bySubmission = this.#bySubmission.get(task.submissionId);
+      if (bySubmission) for (const listener of bySubmission) listener(task);
+    }
+  }
+
+  async subscribe(selection: DoneSelection, listener: CompletionListener): Promise<Unsubscribe> {
+    // Each listener object is registered once, so an id selected twice still delivers once.
+    const entries: Array<{ index: Map<number, Set<CompletionListener>>; key: number }> = [];
+    switch (selection.kind) {
+      case "all":
+        this.#everything.add(listener);
+        break;
+      case "submission":
+        entries.push({ index: this.#bySubmission, key: selection.submissionId });
+        break;
+      case "ids":
+        for (const id of selection.ids) entries.push({ index: this.#byTask, key: id });
+        break;
+    }
+    for (const { index, key } of entries) {
+      const listeners = index.get(key);
+      if (listeners) listeners.add(listener);
+      else index.set(key, new Set([listener]));
+    }
+    this.#subscriptions++;
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.#subscriptions--;
+      if (selection.kind === "all") this.#everything.delete(listener);
+      for (const { index, key } of entries) {
+        const listeners = index.get(key);
+        listeners?.delete(listener);
+        if (listeners?.size === 0) index.delete(key);
+      }
+    };
+  }
+
+  subscriptionCount(): number {
+    return this.#subscriptions;
+  }
+
+  async close(): Promise<void> {
+    this.#everything.clear();
+    this.#byTask.clear();
+    this.#bySubmission.clear();
+  }
+}

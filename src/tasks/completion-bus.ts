@@ -1,0 +1,32 @@
+import type { Task } from "./task.js";
+
+/** Which completions a subscriber wants. */
+export type DoneSelection =
+  | { kind: "all" }
+  | { kind: "ids"; ids: ReadonlySet<number> }
+  | { kind: "submission"; submissionId: number };
+
+export type CompletionListener = (task: Task) => void;
+
+/** Ends a subscription; calling it again does nothing. */
+export type Unsubscribe = () => void;
+
+/**
+ * Carries completions (tasks that reached a terminal state) from the lifecycle, which publishes only
+ * what committed, to every waiter and subscriber, in this process or (for a cross-process transport) in
+ * any instance.
+ *
+ * The waiting paths rely on one guarantee: once `subscribe` has resolved, every completion published
+ * afterwards, by anyone, reaches the listener. So a waiter subscribes first, then reads the store once,
+ * then de-duplicates (see DoneFeed); no completion can fall between the read and the live feed, even over
+ * a transport with latency.
+ */
+export interface CompletionBus {
+  /** Publishes committed terminal rows, in commit order. Never throws: a transport failure is logged. */
+  publish(tasks: readonly Task[]): void;
+  /** Resolves once the subscription is live. */
+  subscribe(selection: DoneSelection, listener: CompletionListener): Promise<Unsubscribe>;
+  /** Live subscriptions in this process (for tests and diagnostics: a leak shows here). */
+  subscriptionCount(): number;
+  close(): Promise<void>;
+}

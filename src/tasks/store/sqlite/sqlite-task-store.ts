@@ -1,0 +1,284 @@
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import Database from "better-sqlite3";
+import { PrismaClient } from "../../../generated/prisma/client.js";
+import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
+import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../../task-state.js";
+import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskStore } from "../../task-store.js";
+import type { CheckedUrl } from "../../validate-urls.js";
+import { prepareStatements, type CandidateRow, type Statements, type TaskRow } from "./statements.js";
+
+export type SqliteSynchronous = "FULL" | "NORMAL";
+
+/**
+ * How durable a commit must be. An "acknowledgement" (a submission, a terminal state, a retry) is synced as
+ * CRAWLQ_SQLITE_SYNCHRONOUS says (FULL: fsync before returning). A "claim" (PENDING → RUNNING, and the
+ * requeues) is never fsynced on its own (synchronous=NORMAL): losing it to a power cut leaves the task
+ * PENDING or RUNNING, and both run again at the next start, as after any crash. SQLite's WAL is
+ * sequential, so the next synced commit makes every earlier one durable too.
+ */
+type Durability = "acknowledgement" | "claim";
+
+/**
+ * The TaskStore on one SQLite file (the embedded default). Every status write is one conditional statement
+ * built from TRANSITIONS (see statements.ts).
+ *
+ * Two connections to the file, in the same thread:
+ * - every write and every hot read goes through `#db`, a better-sqlite3 connection with statements
+ *   prepared once. Prisma's raw queries cost ~0.1–0.3 ms of JS per call (argument mapping, a fresh
+ *   `prepare`, row mapping, its query pipeline) and made the database the main thread's largest cost at
+ *   1,000+ pages/s. Each write is one synchronous transaction (`db.transaction`), committed before the
+ *   method returns, and nothing else can run in between, so no interleaving is possible: a claim's
+ *   find, admit and update are one step.
+ * - Prisma (the schema, the migrations, the generated client) serves the cold, read-only operator queries
+ *   (`listTasks`, `countByStatus`). WAL mode lets its reads run beside the other connection's writes; since
+ *   Prisma never writes, the two connections never wait on each other's write lock.
+ *
+ * One process per file: a claim's owner is this process, so at start every RUNNING row of another owner
+ * is an orphan.
+ */
+export class SqliteTaskStore implements TaskStore {
+  readonly #prisma: PrismaClient;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  // Built once: better-sqlite3's transaction() wrapper is costly to create per call.
+  readonly #inTransaction: (fn: () => unknown) => unknown;
+  readonly #synchronous: SqliteSynchronous;
+  #currentSync: SqliteSynchronous;
+  /** Statements issued per operation (a few integer increments; read by the benchmark's debug hook). */
+  readonly #counts: Record<string, number> = {};
+
+  private constructor(prisma: PrismaClient, db: Database.Database, synchronous: SqliteSynchronous) {
+    this.#prisma = prisma;
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#inTransaction = db.transaction((fn: () => unknown) => fn());
+    this.#synchronous = synchronous;
+    this.#currentSync = synchronous;
+  }
+
+  /** Opens the (migrated) database at `databaseUrl` (`file:/abs/path.db`). */
+  static async open(databaseUrl: string, synchronous: SqliteSynchronous): Promise<SqliteTaskStore> {
+    const adapter = new PrismaBetterSQLite3({ url: databaseUrl }, { timestampFormat: "unixepoch-ms" });
+    const prisma = new PrismaClient({ adapter });
+    // WAL lets readers run beside the single writer; see README for what synchronous=NORMAL trades.
+    // journal_mode is stored in the file, so it holds for both connections.
+    await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+    await prisma.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
+    // The same file the adapter opens (it strips "file:" the same way).
+    const db = new Database(databaseUrl.replace(/^file:/, ""));
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma("busy_timeout = 5000");
+    return new SqliteTaskStore(prisma, db, synchronous);
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+    await this.#prisma.$disconnect();
+  }
+
+  statementCounts(): Record<string, number> {
+    return { ...this.#counts };
+  }
+
+  async createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number): Promise<Submission> {
+    this.#count("createSubmission");
+    const { insertSubmission, insertTask } = this.#sql;
+    return this.#transaction("acknowledgement", () => {
+      const { maxRetries, perHostConcurrency, hostDelayMs, respectRobots } = options;
+      const submissionId = Number(
+        insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0).lastInsertRowid,
+      );
+      const createdAt = new Date(now);
+      const tasks = urls.map(
+        (u): Task => ({
+          id: Number(insertTask.run(submissionId, u.url, u.host, now, now).lastInsertRowid),
+          submissionId,
+          url: u.url,
+          host: u.host,
+          status: INITIAL_STATUS,
+          attempts: 0,
+          worker: null,
+          result: null,
+          error: null,
+          createdAt,
+          startedAt: null,
+          finishedAt: null,
+        }),
+      );
+      return { id: submissionId, tasks };
+    });
+  }
+
+  async findByIds(ids: readonly number[]): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    this.#count("findByIds");
+    this.#count("findByIdsRows", ids.length);
+    return this.#sql.findByIds.all(JSON.stringify(ids)).map(toTask);
+  }
+
+  async findBySubmission(submissionId: number): Promise<Task[] | null> {
+    this.#count("findBySubmission");
+    if (this.#sql.submissionExists.get(submissionId) === undefined) return null;
+    return this.#sql.findBySubmission.all(submissionId).map(toTask);
+  }
+
+  async listTasks(page: TaskPage): Promise<Task[]> {
+    this.#count("listTasks");
+    const rows = await this.#prisma.task.findMany({
+      where: { status: page.status, id: page.afterId === undefined ? undefined : { gt: page.afterId } },
+      orderBy: { id: "asc" },
+      take: page.first,
+    });
+    return rows.map(toTask);
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    this.#count("countByStatus");
+    const groups = await this.#prisma.task.groupBy({ by: ["status"], _count: { _all: true } });
+    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
+    return counts;
+  }
+
+  async nextRunAt(now: number): Promise<number | null> {
+    this.#count("nextRunAt");
+    return this.#sql.nextRunAt.get(now)?.next ?? null;
+  }
+
+  async claim({ owner, limit, now, skipHosts, admit }: ClaimRequest): Promise<ClaimedTask[]> {
+    if (limit <= 0) return [];
+    this.#count("claim");
+    const { findRunnable, findRunnableAnyHost, claim } = this.#sql;
+    return this.#transaction("claim", () => {
+      const rows =
+        skipHosts.size === 0
+          ? findRunnableAnyHost.all(now, limit)
+          : findRunnable.all(now, JSON.stringify([...skipHosts]), limit);
+      const claimed: ClaimedTask[] = [];
+      for (const row of rows) {
+        const candidate = { id: row.id, url: row.url, host: row.host, options: optionsOf(row) };
+        if (!admit(candidate)) continue;
+        const task = claim.get(now, owner, row.id);
+        if (task) claimed.push({ task: toTask(task), options: candidate.options });
+      }
+      return claimed;
+    });
+  }
+
+  async finishAttempts(owner: string, outcomes: readonly AttemptOutcome[], now: number): Promise<Task[]> {
+    if (outcomes.length === 0) return [];
+    this.#count("finishAttempts");
+    const { succeed, fail, retryLater } = this.#sql;
+    return this.#changed("acknowledgement", outcomes, (o) => {
+      switch (o.kind) {
+        case "succeed": {
+          const p = o.page;
+          return succeed.get(now, o.worker, p.httpStatus, p.finalUrl, p.contentType, p.contentLength, p.title,
+            p.linkCount, p.fetchMs, p.parseMs, o.id, owner, o.attempt);
+        }
+        case "fail":
+          return fail.get(now, o.worker, o.error.code, o.error.message, o.attemptMade ? 0 : 1, o.id, owner, o.attempt);
+        case "retryLater":
+          return retryLater.get(o.worker, o.error.code, o.error.message, o.runAt, o.id, owner, o.attempt);
+      }
+    });
+  }
+
+  async reject(ids: readonly number[], error: TaskError, now: number): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    this.#count("reject");
+    const { reject } = this.#sql;
+    return this.#changed("acknowledgement", ids, (id) => reject.get(now, error.code, error.message, id));
+  }
+
+  async cancel(id: number, now: number): Promise<Task | null> {
+    this.#count("cancel");
+    const row = this.#transaction("acknowledgement", () => this.#sql.cancel.get(now, id));
+    return row ? toTask(row) : null;
+  }
+
+  async requeue(owner: string, ids?: readonly number[]): Promise<number> {
+    if (ids && ids.length === 0) return 0;
+    this.#count("requeue");
+    const { requeue, requeueOwner } = this.#sql;
+    return this.#transaction("claim", () =>
+      ids ? ids.reduce((n, id) => n + requeue.run(id, owner).changes, 0) : requeueOwner.run(owner).changes,
+    );
+  }
+
+  async requeueOrphans(liveOwner: string): Promise<number> {
+    this.#count("requeueOrphans");
+    return this.#transaction("claim", () => this.#sql.requeueOrphans.run(liveOwner).changes);
+  }
+
+  #count(name: string, by = 1): void {
+    this.#counts[name] = (this.#counts[name] ?? 0) + by;
+  }
+
+  /** Runs one conditional write per item in a single transaction; returns the rows that changed. */
+  #changed<T>(durability: Durability, items: readonly T[], write: (item: T) => TaskRow | undefined): Task[] {
+    return this.#transaction(durability, () => {
+      const rows: TaskRow[] = [];
+      for (const item of items) {
+        const row = write(item);
+        if (row) rows.push(row);
+      }
+      return rows;
+    }).map(toTask);
+  }
+
+  /** One synchronous transaction, synced as `durability` asks. */
+  #transaction<T>(durability: Durability, fn: () => T): T {
+    const level = durability === "claim" ? "NORMAL" : this.#synchronous;
+    if (level !== this.#currentSync) {
+      this.#sql.synchronous[level].run();
+      this.#currentSync = level;
+    }
+    return this.#inTransaction(fn) as T;
+  }
+}
+
+function optionsOf(row: CandidateRow): SubmissionOptions {
+  return {
+    maxRetries: row.maxRetries,
+    perHostConcurrency: row.perHostConcurrency,
+    hostDelayMs: row.hostDelayMs,
+    respectRobots: Boolean(row.respectRobots),
+  };
+}
+
+function toTask(r: TaskRow): Task {
+  const status = r.status as TaskStatus;
+  return {
+    id: r.id,
+    submissionId: r.submissionId,
+    url: r.url,
+    host: r.host,
+    status,
+    attempts: r.attempts,
+    worker: r.worker,
+    result:
+      status === "SUCCEEDED"
+        ? {
+            httpStatus: r.httpStatus ?? 0,
+            finalUrl: r.finalUrl ?? r.url,
+            contentType: r.contentType,
+            contentLength: r.contentLength ?? 0,
+            title: r.title,
+            linkCount: r.linkCount ?? 0,
+            fetchMs: r.fetchMs ?? 0,
+            parseMs: r.parseMs ?? 0,
+          }
+        : null,
+    error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? "" } : null,
+    createdAt: asDate(r.createdAt),
+    startedAt: r.startedAt == null ? null : asDate(r.startedAt),
+    finishedAt: r.finishedAt == null ? null : asDate(r.finishedAt),
+  };
+}
+
+// better-sqlite3 rows carry epoch milliseconds for DATETIME columns; Prisma's carry Dates.
+function asDate(v: Date | number | string): Date {
+  return v instanceof Date ? v : new Date(typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v);
+}

@@ -1,0 +1,124 @@
+import type Database from "better-sqlite3";
+import { INITIAL_STATUS, TRANSITIONS, type TransitionName } from "../../task-state.js";
+
+/** A Task row as better-sqlite3 returns it (DATETIME columns as epoch milliseconds; Prisma gives Dates). */
+export type TaskRow = {
+  id: number;
+  submissionId: number;
+  url: string;
+  host: string;
+  status: string;
+  attempts: number;
+  claimedBy: string | null;
+  worker: number | null;
+  httpStatus: number | null;
+  finalUrl: string | null;
+  contentType: string | null;
+  contentLength: number | null;
+  title: string | null;
+  linkCount: number | null;
+  fetchMs: number | null;
+  parseMs: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: Date | number;
+  startedAt: Date | number | null;
+  finishedAt: Date | number | null;
+};
+
+/** A runnable task joined with its submission's options, as the claim reads it. */
+export type CandidateRow = {
+  id: number;
+  url: string;
+  host: string;
+  maxRetries: number;
+  perHostConcurrency: number;
+  hostDelayMs: number;
+  respectRobots: number;
+};
+
+// A transition's guard as SQL: the row must still be in one of the `from` states.
+const from = (t: TransitionName) => `status IN (${TRANSITIONS[t].from.map((s) => `'${s}'`).join(",")})`;
+const to = (t: TransitionName) => `'${TRANSITIONS[t].to}'`;
+// A terminal write or a retry is fenced by the claim it ends: same owner, same attempt.
+const FENCE = `claimedBy = ? AND attempts = ?`;
+
+const CANDIDATE_COLUMNS = `t.id, t.url, t.host, s.maxRetries, s.perHostConcurrency, s.hostDelayMs, s.respectRobots`;
+
+/** Every statement the store uses on its better-sqlite3 connection, prepared once. */
+export function prepareStatements(db: Database.Database) {
+  const task = (sql: string) => db.prepare<unknown[], TaskRow>(sql);
+  const candidates = (sql: string) => db.prepare<unknown[], CandidateRow>(sql);
+  return {
+    synchronous: { FULL: db.prepare("PRAGMA synchronous = FULL"), NORMAL: db.prepare("PRAGMA synchronous = NORMAL") },
+    insertSubmission: db.prepare(
+      `INSERT INTO Submission (createdAt, maxRetries, perHostConcurrency, hostDelayMs, respectRobots) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    insertTask: db.prepare(
+      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt)
+       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?)`,
+    ),
+    findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
+    submissionExists: db.prepare(`SELECT id FROM Submission WHERE id = ?`),
+    findBySubmission: task(`SELECT * FROM Task WHERE submissionId = ? ORDER BY id`),
+    // INDEXED BY: walk PENDING rows in id order and stop at the limit. Left to itself the planner picks the
+    // (status, runAt) index for "runAt <= ?" and then sorts every PENDING row, which costs milliseconds
+    // per call once the backlog holds tens of thousands of tasks.
+    findRunnable: candidates(
+      `SELECT ${CANDIDATE_COLUMNS}
+         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.runAt <= ?
+          AND t.host NOT IN (SELECT value FROM json_each(?))
+        ORDER BY t.id LIMIT ?`,
+    ),
+    // The common case (no host to skip) without the json_each subquery.
+    findRunnableAnyHost: candidates(
+      `SELECT ${CANDIDATE_COLUMNS}
+         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.runAt <= ?
+        ORDER BY t.id LIMIT ?`,
+    ),
+    nextRunAt: db.prepare<unknown[], { next: number | null }>(
+      `SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`,
+    ),
+    claim: task(
+      `UPDATE Task SET status = ${to("claim")}, attempts = attempts + 1, startedAt = ?, claimedBy = ?
+        WHERE id = ? AND ${from("claim")} RETURNING *`,
+    ),
+    succeed: task(
+      `UPDATE Task SET status = ${to("succeed")}, claimedBy = NULL, finishedAt = ?, errorCode = NULL, errorMessage = NULL,
+              worker = ?, httpStatus = ?, finalUrl = ?, contentType = ?, contentLength = ?, title = ?,
+              linkCount = ?, fetchMs = ?, parseMs = ?
+        WHERE id = ? AND ${from("succeed")} AND ${FENCE} RETURNING *`,
+    ),
+    fail: task(
+      `UPDATE Task SET status = ${to("fail")}, claimedBy = NULL, finishedAt = ?, worker = ?, errorCode = ?, errorMessage = ?,
+              attempts = attempts - ?
+        WHERE id = ? AND ${from("fail")} AND ${FENCE} RETURNING *`,
+    ),
+    retryLater: task(
+      `UPDATE Task SET status = ${to("retryLater")}, claimedBy = NULL, worker = ?, errorCode = ?, errorMessage = ?, runAt = ?
+        WHERE id = ? AND ${from("retryLater")} AND ${FENCE} RETURNING *`,
+    ),
+    reject: task(
+      `UPDATE Task SET status = ${to("reject")}, finishedAt = ?, errorCode = ?, errorMessage = ?
+        WHERE id = ? AND ${from("reject")} RETURNING *`,
+    ),
+    cancel: task(
+      `UPDATE Task SET status = ${to("cancel")}, finishedAt = ? WHERE id = ? AND ${from("cancel")} RETURNING *`,
+    ),
+    requeue: db.prepare(
+      `UPDATE Task SET status = ${to("requeue")}, startedAt = NULL, claimedBy = NULL
+        WHERE id = ? AND ${from("requeue")} AND claimedBy = ?`,
+    ),
+    requeueOwner: db.prepare(
+      `UPDATE Task SET status = ${to("requeue")}, startedAt = NULL, claimedBy = NULL WHERE ${from("requeue")} AND claimedBy = ?`,
+    ),
+    requeueOrphans: db.prepare(
+      `UPDATE Task SET status = ${to("requeue")}, startedAt = NULL, claimedBy = NULL
+        WHERE ${from("requeue")} AND (claimedBy IS NULL OR claimedBy <> ?)`,
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

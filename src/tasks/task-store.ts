@@ -1,0 +1,89 @@
+import type { PageResult, Submission, SubmissionOptions, Task, TaskError } from "./task.js";
+import type { TaskStatus } from "./task-state.js";
+import type { CheckedUrl } from "./validate-urls.js";
+
+/** A PENDING task the claim may start, with its submission's options (the dispatcher's politeness needs them). */
+export interface ClaimCandidate {
+  id: number;
+  url: string;
+  host: string;
+  options: SubmissionOptions;
+}
+
+export interface ClaimRequest {
+  /** The instance taking the claims; terminal writes are fenced by it. */
+  owner: string;
+  /** Most tasks to claim. */
+  limit: number;
+  now: number;
+  /** Hosts none of whose tasks may start now: the store does not even offer them. */
+  skipHosts: ReadonlySet<string>;
+  /**
+   * Asked for each runnable candidate, oldest first, inside the claim: true claims it. Synchronous, so
+   * the decision and the write are one step (politeness slots are taken here; see Dispatcher).
+   */
+  admit: (candidate: ClaimCandidate) => boolean;
+}
+
+/** A task just claimed (now RUNNING, `attempts` counting this attempt), with its submission's options. */
+export interface ClaimedTask {
+  task: Task;
+  options: SubmissionOptions;
+}
+
+/**
+ * How one attempt ended, named after the transition it makes. `attempt` is the task's `attempts` when it
+ * was claimed: with the owner it fences the write, so a claim that was lost (requeued meanwhile, claimed
+ * again) can never overwrite a result.
+ */
+export type AttemptOutcome = { id: number; attempt: number; worker: number | null } & (
+  | { kind: "succeed"; page: PageResult }
+  /** `attemptMade: false` when the attempt was refused before any request: it is not counted. */
+  | { kind: "fail"; error: TaskError; attemptMade: boolean }
+  | { kind: "retryLater"; error: TaskError; runAt: number }
+);
+
+export interface TaskPage {
+  status?: TaskStatus;
+  first: number;
+  afterId?: number;
+}
+
+/**
+ * Where tasks live: the queue and the results. Every status write is one conditional write built from
+ * TRANSITIONS (the row must still be in a `from` state) and returns the rows it changed, so the lifecycle
+ * publishes exactly what committed. Callers use TaskLifecycle for writes; reads may come straight here.
+ *
+ * One implementation per backend under store/; the contract suite in test/in-process/store-contract
+ * pins the behaviour every implementation must have.
+ */
+export interface TaskStore {
+  /** The submission and every task (INITIAL_STATUS) in one transaction; tasks in input order. */
+  createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number): Promise<Submission>;
+  /** The tasks that exist among `ids`, in any order. */
+  findByIds(ids: readonly number[]): Promise<Task[]>;
+  /** Every task of the submission in id order; null when there is no such submission. */
+  findBySubmission(submissionId: number): Promise<Task[] | null>;
+  /** Keyset pagination in id (submission) order. */
+  listTasks(page: TaskPage): Promise<Task[]>;
+  countByStatus(): Promise<Record<TaskStatus, number>>;
+  /** Earliest time a PENDING task that is not runnable yet (retry backoff) becomes runnable, or null. */
+  nextRunAt(now: number): Promise<number | null>;
+
+  /** Finds runnable tasks and claims (PENDING → RUNNING) those `admit` accepts, atomically. */
+  claim(request: ClaimRequest): Promise<ClaimedTask[]>;
+  /** Records many attempt ends in one transaction, each fenced by owner and attempt; returns the rows written, in order. */
+  finishAttempts(owner: string, outcomes: readonly AttemptOutcome[], now: number): Promise<Task[]>;
+  /** PENDING → FAILED without an attempt. */
+  reject(ids: readonly number[], error: TaskError, now: number): Promise<Task[]>;
+  /** PENDING → CANCELLED; null when the task was not PENDING. */
+  cancel(id: number, now: number): Promise<Task | null>;
+  /** RUNNING → PENDING for `owner`'s claims: the given ids, or all of them. Returns how many. */
+  requeue(owner: string, ids?: readonly number[]): Promise<number>;
+  /** RUNNING → PENDING for claims whose owner is no longer alive (`liveOwner` is this instance). */
+  requeueOrphans(liveOwner: string): Promise<number>;
+
+  /** Statements issued per operation since open (diagnostics for the benchmark). */
+  statementCounts(): Record<string, number>;
+  close(): Promise<void>;
+}
