@@ -21,8 +21,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Client } from "graphql-ws";
 import { Agent, request } from "undici";
-import { expectedBenchPage } from "../test/helpers/fixture-site.js";
-import { gql, wsClient } from "../test/helpers/graphql.js";
+import { expectedBenchPage } from "../testkit/fixture-site.js";
+import { gql, wsClient } from "../testkit/graphql-client.js";
 import { startFixture, type Fixture } from "./fixture.js";
 import { startBenchService, startCommand, type BenchService } from "./service.js";
 
