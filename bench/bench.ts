@@ -160,30 +160,51 @@ async function main() {
   const watcher = new CompletionWatcher(service.url);
   const run: Run = { settings, service, fixture, watcher, cpu: cpuMeter(service, fixture, settings.fixture === "child") };
   const results: Record<string, any> = {};
+  /**
+   * Warms up, then takes the median of `--repeat` timed runs on the 0 ms site and on the `--latency` site;
+   * `describe` gives the log lines of each (0: the 0 ms run, 1: the other).
+   */
+  const warmThenBothSites = async <T extends { pagesPerSecond: number }>(
+    name: string,
+    warm: () => Promise<void>,
+    measure: (origin: string) => Promise<T>,
+    describe: (result: T & { runs: number[] }, which: 0 | 1) => string[],
+  ) => {
+    log(`${name} warm-up: ${settings.warmup} pages`);
+    await warm();
+    const both: Array<T & { runs: number[] }> = [];
+    for (const which of [0, 1] as const) {
+      log(`${name} ${which === 0 ? 0 : settings.latencyMs} ms`);
+      const result = await medianOf(settings.repeat, () => measure(which === 0 ? origin0 : originL));
+      for (const line of describe(result, which)) log(line);
+      both.push(result);
+    }
+    await fixture.resetStats();
+    return both;
+  };
   try {
     await watcher.open();
     if (settings.only.has("baseline")) {
-      log(`baseline warm-up: ${settings.warmup} pages`);
-      await warmBaseline(run, origin0);
-      log("baseline 0 ms");
-      results.baseline0 = await medianOf(settings.repeat, () => baseline(run, origin0));
-      log(`  ${round(results.baseline0.pagesPerSecond)} pages/s, cpu ${JSON.stringify(results.baseline0.cpu)}`);
-      log(`baseline ${settings.latencyMs} ms`);
-      results.baselineL = await medianOf(settings.repeat, () => baseline(run, originL));
-      log(`  ${round(results.baselineL.pagesPerSecond)} pages/s, cpu ${JSON.stringify(results.baselineL.cpu)}`);
-      await fixture.resetStats();
+      [results.baseline0, results.baselineL] = await warmThenBothSites(
+        "baseline",
+        () => warmBaseline(run, origin0),
+        (origin) => baseline(run, origin),
+        (r) => [`  ${round(r.pagesPerSecond)} pages/s, cpu ${JSON.stringify(r.cpu)}`],
+      );
     }
     if (settings.only.has("e2e")) {
-      log(`e2e warm-up: ${settings.warmup} pages`);
-      await warmService(run, origin0);
-      log("e2e 0 ms");
-      results.e2e0 = await medianOf(settings.repeat, () => e2e(run, origin0));
-      log(`  ${round(results.e2e0.pagesPerSecond)} pages/s, notify p99 ${results.e2e0.notify.p99} ms, slots ${JSON.stringify(results.e2e0.slots)}, statements ${JSON.stringify(results.e2e0.statements)}, cpu ${JSON.stringify(results.e2e0.cpu)}, threads ${JSON.stringify(results.e2e0.threads)}`);
-      log(`  main thread's memory after e2e-0ms (MB): ${JSON.stringify(results.e2e0.memory)}`);
-      log(`e2e ${settings.latencyMs} ms`);
-      results.e2eL = await medianOf(settings.repeat, () => e2e(run, originL));
-      log(`  ${round(results.e2eL.pagesPerSecond)} pages/s, slots ${JSON.stringify(results.e2eL.slots)}, statements ${JSON.stringify(results.e2eL.statements)}, cpu ${JSON.stringify(results.e2eL.cpu)}`);
-      await fixture.resetStats();
+      [results.e2e0, results.e2eL] = await warmThenBothSites(
+        "e2e",
+        () => warmService(run, origin0),
+        (origin) => e2e(run, origin),
+        (r, which) =>
+          which === 0
+            ? [
+                `  ${round(r.pagesPerSecond)} pages/s, notify p99 ${r.notify.p99} ms, slots ${JSON.stringify(r.slots)}, statements ${JSON.stringify(r.statements)}, cpu ${JSON.stringify(r.cpu)}, threads ${JSON.stringify(r.threads)}`,
+                `  main thread's memory after e2e-0ms (MB): ${JSON.stringify(r.memory)}`,
+              ]
+            : [`  ${round(r.pagesPerSecond)} pages/s, slots ${JSON.stringify(r.slots)}, statements ${JSON.stringify(r.statements)}, cpu ${JSON.stringify(r.cpu)}`],
+      );
     }
     if (settings.only.has("waiters")) {
       log("waiters: 1");
