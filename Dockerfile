@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Three stages, as graphile-worker does: deps (with the native better-sqlite3 build), build, runtime.
-# Every step is the same as CI runs: npm ci (whose postinstall builds dist/), then prune to production.
+# Three stages: build (npm ci, with the native better-sqlite3 build; its postinstall builds dist/ as CI
+# does, so every folder tsconfig.build.json includes is copied in), prune (drops dev dependencies), runtime.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -13,6 +13,7 @@ COPY src ./src
 COPY scripts ./scripts
 COPY bench ./bench
 COPY test ./test
+COPY testkit ./testkit
 RUN npm ci
 
 FROM build AS prune

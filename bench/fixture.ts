@@ -1,7 +1,7 @@
 /**
- * The benchmark's fixture: the test fixture site (one per latency) plus a "gate" site whose `/gate/:n`
- * requests are held until released, so the benchmark can keep every pool slot busy on purpose
- * (the waiters measurement needs tasks that stay PENDING until it says so).
+ * The benchmark's fixture: the tests' fixture site (testkit/fixture-site.ts, one per latency) plus a
+ * "gate" site whose `/gate/:n` requests are held until released, so the benchmark can keep every pool
+ * slot busy on purpose (the waiters measurement needs tasks that stay PENDING until it says so).
  *
  * Runs in the benchmark's process (`inproc`) or in a child process of its own (`child`, the default):
  * a child keeps the site's request handling off the event loop of the client being measured.
@@ -11,7 +11,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { startFixtureSite, type FixtureSite } from "../test/helpers/fixture-site.js";
+import { startFixtureSite, type FixtureSite } from "../testkit/fixture-site.js";
 
 export interface FixtureOrigins {
   /** latency (ms) → origin of a fixture site with that added latency */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectedPage, startFixtureSite, type FixtureSite } from "../helpers/fixture-site.js";
-import { gql, gqlData } from "../helpers/graphql.js";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { gql, gqlData } from "../../testkit/graphql-client.js";
 import { BATCH, RESULT, SUBMIT, TASK, TASK_FIELDS, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 

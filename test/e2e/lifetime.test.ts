@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../helpers/fixture-site.js";
-import { gqlData, subscribeSse, subscribeWs, wsClient } from "../helpers/graphql.js";
+import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { gqlData, subscribeSse, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
 import { SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
 import { startService, tempDatabase } from "../helpers/service.js";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../helpers/fixture-site.js";
-import { gqlData, subscribeSse, subscribeWs, wsClient, type Collected } from "../helpers/graphql.js";
+import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { gqlData, subscribeSse, subscribeWs, wsClient, type Collected } from "../../testkit/graphql-client.js";
 import { BATCH, RESULT, SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { expectedPage, startFixtureSite, type FixtureSite } from "../helpers/fixture-site.js";
-import { gqlData, subscribeWs, wsClient } from "../helpers/graphql.js";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
 import { BATCH, SUBMIT, TASK_DONE, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 

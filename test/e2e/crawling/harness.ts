@@ -4,8 +4,8 @@
  */
 import { createServer } from "node:net";
 import { expect } from "vitest";
-import type { FixtureSite, RequestRecord } from "../../helpers/fixture-site.js";
-import { gql, gqlData, type GraphQLResponse } from "../../helpers/graphql.js";
+import type { FixtureSite, RequestRecord } from "../../../testkit/fixture-site.js";
+import { gql, gqlData, type GraphQLResponse } from "../../../testkit/graphql-client.js";
 import { BATCH, SUBMIT, TASK, type BatchData, type SubmitData, type TaskView } from "../../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
 

@@ -10,7 +10,7 @@ import {
   SJIS_TITLE,
   startFixtureSite,
   type FixtureSite,
-} from "../../helpers/fixture-site.js";
+} from "../../../testkit/fixture-site.js";
 import { startCrawlq, type Crawlq } from "./harness.js";
 
 const USER_AGENT = "crawlq-e2e/1.0 (+https://crawlq.example/bot)";

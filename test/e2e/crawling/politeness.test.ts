@@ -7,7 +7,7 @@
  * CRAWLQ_RESOLVE pins `localhost` to 127.0.0.1 so no system resolver is involved.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { expectSpacing, onHost, requestsTo, startCrawlq, type Crawlq } from "./harness.js";
 
 const PER_HOST = 3;

@@ -4,8 +4,8 @@
  * reported done before its last attempt.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
-import { subscribeWs, wsClient } from "../../helpers/graphql.js";
+import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
+import { subscribeWs, wsClient } from "../../../testkit/graphql-client.js";
 import { TASK_DONE, type TaskView } from "../../helpers/queries.js";
 import { closedPort, startCrawlq, startGaps, type Crawlq } from "./harness.js";
 

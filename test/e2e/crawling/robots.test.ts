@@ -4,7 +4,7 @@
  * own cache entry in the service.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectedPage, startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { closedPort, expectSpacing, onHost, requestsTo, startCrawlq, type Crawlq } from "./harness.js";
 
 const NAMES = [

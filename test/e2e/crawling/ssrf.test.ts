@@ -8,7 +8,7 @@
  * (test/unit/crawler/address-guard.test.ts), never with packets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectedPage, startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { hostOf, onHost, requestsTo, startCrawlq, type Crawlq } from "./harness.js";
 
 const ALLOWED = "allowed.example";

@@ -9,7 +9,7 @@ import {
   GBK_TITLE,
   SJIS_TITLE,
   type FixtureSite,
-} from "../../helpers/fixture-site.js";
+} from "../../../testkit/fixture-site.js";
 import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { crawlPage } from "../../../src/crawler/index.js";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy, useFixtureSite } from "./policy.js";
 
 // The fixture's own accounting, which politeness tests elsewhere rely on.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
 import { closeHttpAgents, type FetchPolicy } from "../../../src/crawler/index.js";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 
 /** Starts the loopback fixture site for this file and, after it, closes the site and the crawler's agents. */
 export function useFixtureSite(assign: (site: FixtureSite) => void): void {

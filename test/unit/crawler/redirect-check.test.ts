@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { crawlPage, type CrawlFailure } from "../../../src/crawler/index.js";
-import type { FixtureSite } from "../../helpers/fixture-site.js";
+import type { FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { fetchRobots, ROBOTS_MAX_BYTES } from "../../../src/crawler/index.js";
-import { startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;

@@ -1,7 +1,7 @@
 import type { LookupAddress, LookupOptions } from "node:dns";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { closeHttpAgents, crawlPage, fetchRobots, type CrawlOutcome } from "../../../src/crawler/index.js";
-import { expectedPage, startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
+import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy } from "./policy.js";
 
 // Safety net: should a resolve override ever be ignored, the crawler must not ask a real DNS

@@ -2,7 +2,7 @@
  * Summarises V8 .cpuprofile files (from `npm run bench -- --cpu-prof DIR`): self time by category
  * and the top functions, one block per thread.
  *
- *   node dist/bench/profile.js DIR [--top N]
+ *   node dist/scripts/summarise-profile.js DIR [--top N]
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -96,7 +96,7 @@ export function summarise(file: string, top: number): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values, positionals } = parseArgs({ options: { top: { type: "string", default: "25" } }, allowPositionals: true });
   const dir = positionals[0];
-  if (!dir) throw new Error("usage: node dist/bench/profile.js DIR [--top N]");
+  if (!dir) throw new Error("usage: node dist/scripts/summarise-profile.js DIR [--top N]");
   const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).sort();
   for (const f of files) console.log(summarise(path.join(dir, f), Number(values.top)) + "\n");
 }
