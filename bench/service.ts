@@ -25,7 +25,7 @@ export function startCommand(): string[] {
 export interface BenchService {
   url: string;
   pid: number;
-  /** Statement counts per repository method, read from the process itself. */
+  /** Statement counts per store operation, read from the process itself. */
   counters(): Promise<Record<string, number>>;
   /** The main thread's process.memoryUsage() as of the last counters() call. */
   mainMemory(): NodeJS.MemoryUsage | null;
