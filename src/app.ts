@@ -4,7 +4,7 @@ import type { Config } from "./config.js";
 import type { RedirectCheck } from "./crawler/types.js";
 import { buildSchema } from "./graphql/schema.js";
 import { HttpServer } from "./http/server.js";
-import { buildYoga } from "./http/yoga.js";
+import { buildYoga, type CrawlqYoga } from "./http/yoga.js";
 import type { Logger } from "./logger.js";
 import { CrawlPool } from "./pool/crawl-pool.js";
 import { Dispatcher } from "./pool/dispatcher.js";
@@ -17,11 +17,13 @@ import { TaskService } from "./tasks/task-service.js";
 import type { TaskStore } from "./tasks/task-store.js";
 
 export interface App {
-  /** Where the service listens, e.g. http://127.0.0.1:4000/graphql. */
-  url: string;
+  /** The GraphQL API; `yoga.fetch` serves it in-process, with no socket. */
+  yoga: CrawlqYoga;
   service: TaskService;
   store: TaskStore;
   bus: CompletionBus;
+  /** Listens on config.host:config.port; resolves with the GraphQL URL, e.g. http://127.0.0.1:4000/graphql. */
+  listen(): Promise<string>;
   /** Graceful shutdown: see the README's "Lifecycle". Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -40,11 +42,18 @@ export async function openBackends(config: Config): Promise<Backends> {
   };
 }
 
+/** The app, listening: what `npm start` runs. */
+export async function startApp(config: Config, logger: Logger, backends?: Backends): Promise<App & { url: string }> {
+  const app = await createApp(config, logger, backends);
+  return { ...app, url: await app.listen() };
+}
+
 /**
  * The composition root: store and bus → lifecycle → pool → host gate → dispatcher → service → GraphQL →
- * HTTP/WS. Nothing else constructs these; everything else receives what it needs.
+ * HTTP/WS. Nothing else constructs these; everything else receives what it needs. The dispatcher is
+ * running when this resolves; the socket opens with `listen`.
  */
-export async function startApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
+export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
   const { store, bus } = backends ?? (await openBackends(config));
   // This process's name on its claims: only it may end or requeue them.
   const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID() });
@@ -96,8 +105,11 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
   await dispatcher.start();
-  const address = await server.listen(config.port, config.host);
-  const hostForUrl = address.host.includes(":") ? `[${address.host}]` : address.host;
+  const listen = async () => {
+    const address = await server.listen(config.port, config.host);
+    const hostForUrl = address.host.includes(":") ? `[${address.host}]` : address.host;
+    return `http://${hostForUrl}:${address.port}${yoga.graphqlEndpoint}`;
+  };
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -116,5 +128,5 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
       await store.close();
     })());
 
-  return { url: `http://${hostForUrl}:${address.port}${yoga.graphqlEndpoint}`, service, store, bus, stop };
+  return { yoga, service, store, bus, listen, stop };
 }

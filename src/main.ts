@@ -2,33 +2,15 @@
  * Process entry: config → migrations → app → "listening on ..."; SIGTERM/SIGINT → graceful stop
  * (a second signal forces the exit).
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** Applies pending migrations with the Prisma CLI (JS engine: no download), creating the SQLite folder. */
-function migrate(databaseUrl: string): void {
-  const file = databaseUrl.slice("file:".length);
-  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-  const prismaCli = createRequire(import.meta.url).resolve("prisma/build/index.js");
-  execFileSync(process.execPath, [prismaCli, "migrate", "deploy"], {
-    cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PRISMA_HIDE_UPDATE_MESSAGE: "1" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
+import { migrateSqlite } from "./tasks/store/sqlite/migrate.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  migrate(config.databaseUrl);
+  migrateSqlite(config.databaseUrl);
   const app = await startApp(config, logger);
   logger.info({ threads: config.pool.threads, concurrencyPerThread: config.pool.concurrencyPerThread }, "pool started");
   // Scripts wait for this exact line on stdout.
