@@ -34,8 +34,8 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
  */
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof CrawlqError && error instanceof GraphQLError) {
+    const original = isGraphQLError(error) ? error.originalError : error;
+    if (original instanceof CrawlqError && isGraphQLError(error)) {
       return createGraphQLError(original.message, {
         nodes: error.nodes,
         path: error.path,
@@ -45,6 +45,12 @@ function errorMasker(logger: Logger) {
     if (original) logger.error({ err: original }, "unexpected error in a GraphQL operation");
     return maskError(error, message, isDev);
   };
+}
+
+// By name as well as by class: a second copy of graphql (its CommonJS and ESM builds, loaded side by side
+// by a test runner) makes errors of another realm's class.
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
 }
 
 /** What the per-request context is built from: the parts every request shares. */

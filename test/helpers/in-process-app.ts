@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createApp, type App } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { migrateSqlite } from "../../src/tasks/store/sqlite/migrate.js";
+import { TEST_ENV } from "./service.js";
+
+export interface InProcessApp extends App {
+  config: Config;
+  /** POSTs one operation to `yoga.fetch` (no socket); resolves with the parsed body. */
+  graphql: <T = any>(query: string, variables?: Record<string, unknown>, init?: { signal?: AbortSignal }) => Promise<GraphQLBody<T>>;
+  /** Stops the app and removes its database. */
+  close: () => Promise<void>;
+}
+
+export interface GraphQLBody<T> {
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: Record<string, any> }>;
+}
+
+/**
+ * The whole app in this process (real SQLite file in a temp folder, real pool), composed by createApp as
+ * `npm start` does, without opening a socket unless the test calls `listen`.
+ */
+export async function startInProcessApp(env: Record<string, string> = {}): Promise<InProcessApp> {
+  const dir = mkdtempSync(path.join(tmpdir(), "crawlq-inproc-"));
+  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: "silent", PORT: "0", DATABASE_URL: `file:${path.join(dir, "crawlq.db")}`, ...env });
+  migrateSqlite(config.databaseUrl);
+  const app = await createApp(config, createLogger(config.logLevel));
+  const graphql = async <T>(query: string, variables: Record<string, unknown> = {}, init: { signal?: AbortSignal } = {}) => {
+    const response = await app.yoga.fetch("http://crawlq.test/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+      body: JSON.stringify({ query, variables }),
+      signal: init.signal,
+    });
+    return (await response.json()) as GraphQLBody<T>;
+  };
+  return {
+    ...app,
+    config,
+    graphql,
+    close: async () => {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
