@@ -1,0 +1,103 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
+import { startService } from "../helpers/service.js";
+import { SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
+
+/**
+ * The database's disk fills up while tasks run, then gets space back: every write fails meanwhile
+ * (SQLITE_FULL), and the service must keep every task (nothing lost, nothing stuck RUNNING, each completion
+ * once) and resume by itself, with no restart. The file lives on a small tmpfs of its own (CI runs as root).
+ * A read-only remount would be the other way to fail writes, but the kernel refuses it while SQLite holds
+ * the file open for writing; the in-process dispatcher tests cover any write error.
+ */
+describe("a database whose disk fills up and then has space again", () => {
+  let site: FixtureSite;
+  let mountPoint: string;
+  const filler = () => path.join(mountPoint, "filler");
+  const fillDisk = () => {
+    const { bavail, bsize } = statfsSync(mountPoint);
+    writeFileSync(filler(), Buffer.alloc(Number(bavail) * Number(bsize)));
+  };
+
+  beforeAll(async () => {
+    site = await startFixtureSite();
+    mountPoint = mkdtempSync(path.join(tmpdir(), "crawlq-ro-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mountPoint]);
+  });
+
+  afterAll(async () => {
+    await site.close();
+    execFileSync("umount", ["-l", mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+
+  it("resumes by itself once writable, with every task finished exactly once", { timeout: 60_000 }, async () => {
+    const service = await startService(`file:${path.join(mountPoint, "crawlq.db")}`, {
+      CRAWLQ_PER_HOST_CONCURRENCY: "4",
+      LOG_LEVEL: "warn",
+    });
+    const client = wsClient(service.url);
+    try {
+      const urls = Array.from({ length: 120 }, (_, i) => site.url(`/slow?ms=40&ro=${i}`));
+      const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
+      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+      await stream.waitFor(10);
+
+      fillDisk();
+      // Results that cannot be saved are retried, then given up on: their tasks are to run again.
+      await service.waitForOutput(/"requeueing":[1-9]/);
+      rmSync(filler());
+
+      await stream.completed;
+      const ids = stream.items.map((t) => t.id);
+      expect(new Set(ids).size).toBe(120);
+      expect(ids).toHaveLength(120);
+      expect(stream.items.every((t) => t.status === "SUCCEEDED")).toBe(true);
+      expect(service.process.exitCode).toBeNull();
+    } catch (error) {
+      throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
+    } finally {
+      await client.dispose();
+      await service.stop();
+    }
+  });
+
+  it("a claim that fails on a full disk gives its host slots back: the host runs again once there is space", { timeout: 60_000 }, async () => {
+    const service = await startService(`file:${path.join(mountPoint, "claims.db")}`, {
+      CRAWLQ_PER_HOST_CONCURRENCY: "4",
+      CRAWLQ_RETRY_BASE_MS: "1500",
+      LOG_LEVEL: "warn",
+    });
+    const client = wsClient(service.url);
+    try {
+      const urls = Array.from({ length: 8 }, (_, i) => site.url(`/flaky/claims-${i}?fail=1&status=503`));
+      const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
+      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+      // Every first attempt failed and its retry is committed (PENDING again, one attempt made).
+      for (;;) {
+        const { tasks } = await gqlData<{ tasks: Array<{ attempts: number }> }>(service.url, `{ tasks(status: PENDING) { attempts } }`);
+        if (tasks.length === 8 && tasks.every((t) => t.attempts === 1)) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      fillDisk();
+      // The retries come due and their claims fail, four times at least: more slots than the host has
+      // would have been lost if a failed claim kept the slots it took.
+      await service.waitForOutput(/(dispatcher could not claim tasks[^]*){4}/);
+      rmSync(filler());
+
+      await stream.completed;
+      expect(stream.items.map((t) => t.status)).toEqual(Array(8).fill("SUCCEEDED"));
+      expect(new Set(stream.items.map((t) => t.id)).size).toBe(8);
+    } catch (error) {
+      throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
+    } finally {
+      await client.dispose();
+      await service.stop();
+    }
+  });
+});
