@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { coerceError, crawlError } from "../../../src/crawler/errors.js";
+import { coerceError, CrawlError, crawlError } from "../../../src/crawler/errors.js";
 import { httpStatusFailure, parseRetryAfter } from "../../../src/crawler/http-status.js";
+import { MAX_ERROR_MESSAGE_LENGTH } from "../../../src/crawler/limits.js";
 
 const withCode = (code: string, message = `failed with ${code}`) => Object.assign(new Error(message), { code });
 
@@ -37,8 +38,20 @@ describe("coerceError", () => {
     expect(coerceError("boom")).toEqual({ code: "INTERNAL", message: "non-error thrown: boom", retryable: false });
     const long = coerceError(new TypeError("x".repeat(5000)));
     expect(long.code).toBe("INTERNAL");
-    expect(long.message.length).toBeLessThanOrEqual(300);
+    expect(long.message).toBe(`${"x".repeat(MAX_ERROR_MESSAGE_LENGTH - 1)}…`);
     expect(long.message).not.toContain("    at ");
+  });
+
+  it("keeps a TLS failure's message within the bound, prefix included", () => {
+    const failure = coerceError(withCode("ERR_TLS_CERT_ALTNAME_INVALID", `Hostname/IP does not match: ${"h".repeat(5000)}`));
+    expect(failure.message.startsWith("TLS: Hostname/IP does not match")).toBe(true);
+    expect(failure.message).toHaveLength(MAX_ERROR_MESSAGE_LENGTH);
+  });
+
+  it("cuts the message of a CrawlError made directly, however it was built", () => {
+    const error = new CrawlError({ code: "ROBOTS_DISALLOWED", message: `redirect to http://a.example/${"p".repeat(5000)}`, retryable: false });
+    expect(error.failure.message).toHaveLength(MAX_ERROR_MESSAGE_LENGTH);
+    expect(error.message).toBe(error.failure.message);
   });
 });
 
