@@ -3,7 +3,7 @@ import type { CrawlErrorCode, CrawlFailure } from "./types.js";
 
 /**
  * An error the crawler raises on purpose: it already knows its {@link CrawlFailure}.
- * It never leaves the crawler; {@link coerceError} turns it back into the plain failure.
+ * It never leaves the crawler; {@link toCrawlFailure} turns it back into the plain failure.
  */
 export class CrawlError extends Error {
   readonly code: CrawlErrorCode;
@@ -56,7 +56,7 @@ const DECOMPRESSION_PREFIXES = ["Z_", "ERR_BROTLI_"];
  * Maps anything a crawl attempt can throw (a {@link CrawlError}, a Node or undici error,
  * or a value that is not an error at all) to the one {@link CrawlFailure} it stands for.
  */
-export function coerceError(err: unknown): CrawlFailure {
+export function toCrawlFailure(err: unknown): CrawlFailure {
   if (err instanceof CrawlError) return err.failure;
 
   const code = errorCode(err);

@@ -34,7 +34,7 @@ const ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
  * GETs a URL through the guarded keep-alive agent: follows redirects itself (each hop is
  * checked again), enforces `policy.timeoutMs` over the whole fetch and the body limit
  * while streaming. Throws a CrawlError for every policy violation and lets transport
- * errors through, both for `coerceError`.
+ * errors through, both for `toCrawlFailure`.
  */
 export async function fetchResource(
   url: string,

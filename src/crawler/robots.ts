@@ -1,4 +1,4 @@
-import { coerceError } from "./errors.js";
+import { toCrawlFailure } from "./errors.js";
 import { fetchResource } from "./http-client.js";
 import { describeStatus } from "./http-status.js";
 import type { FetchPolicy, RobotsOutcome } from "./types.js";
@@ -31,7 +31,7 @@ export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<
     }
     return { kind: "missing", httpStatus: response.status };
   } catch (err) {
-    const failure = coerceError(err);
+    const failure = toCrawlFailure(err);
     // RFC 9309 2.3.1.2: after too many redirects the file may be taken as unavailable (a 4xx).
     if (failure.code === "TOO_MANY_REDIRECTS" && failure.httpStatus !== undefined) {
       return { kind: "missing", httpStatus: failure.httpStatus };
