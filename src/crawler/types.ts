@@ -46,6 +46,11 @@ export interface CrawlFailure {
   retryAfterMs?: number;
   /** Set when the failure had an HTTP response. */
   httpStatus?: number;
+  /**
+   * Set when the attempt was refused before any request was sent (the SSRF guard refused the first hop's
+   * address): it does not count as an attempt.
+   */
+  beforeRequest?: boolean;
 }
 
 export type CrawlOutcome = { ok: true; page: PageResult } | { ok: false; error: CrawlFailure };

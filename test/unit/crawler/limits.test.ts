@@ -75,7 +75,7 @@ describe("boundCrawlOutcome (the worker's reply)", () => {
   });
 
   it("cuts a failure's message and keeps its other fields", () => {
-    const error: CrawlFailure = { code: "HTTP_STATUS", message: "m".repeat(50_000), retryable: true, httpStatus: 503, retryAfterMs: 5 };
+    const error: CrawlFailure = { code: "BLOCKED_ADDRESS", message: "m".repeat(50_000), retryable: false, beforeRequest: true };
     const bounded = boundCrawlOutcome({ ok: false, error });
     expect(bounded).toEqual({ ok: false, error: { ...error, message: `${"m".repeat(MAX_ERROR_MESSAGE_LENGTH - 1)}…` } });
   });
