@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
+import { LRUCache } from "lru-cache";
 import { Agent } from "undici";
 import { createAddressGuard, type AddressGuard } from "./address-guard.js";
 import { crawlError } from "./errors.js";
@@ -14,14 +15,19 @@ export interface GuardedAgent {
 
 // Policies come from configuration, so only a handful are ever distinct; the cap is a backstop.
 const MAX_AGENTS = 16;
-const agents = new Map<string, GuardedAgent>();
+const agents = new LRUCache<string, GuardedAgent>({
+  max: MAX_AGENTS,
+  // The least recently used agent, pushed out, closes once its requests in flight are done.
+  dispose: ({ agent }, _key, reason) => {
+    if (reason === "evict") void agent.close();
+  },
+});
 
 /** The shared agent for this policy's connection settings, created on first use. */
 export function guardedAgentFor(policy: FetchPolicy): GuardedAgent {
   const key = JSON.stringify([policy.connectTimeoutMs, policy.allowPrivate, policy.allowList, policy.resolve]);
   let entry = agents.get(key);
   if (entry === undefined) {
-    if (agents.size >= MAX_AGENTS) evictOldest();
     entry = createGuardedAgent(policy);
     agents.set(key, entry);
   }
@@ -33,14 +39,6 @@ export async function closeHttpAgents(): Promise<void> {
   const closing = [...agents.values()].map(({ agent }) => agent.close());
   agents.clear();
   await Promise.all(closing);
-}
-
-function evictOldest(): void {
-  const oldest = agents.entries().next();
-  if (oldest.done === true) return;
-  const [key, { agent }] = oldest.value;
-  agents.delete(key);
-  void agent.close();
 }
 
 function createGuardedAgent(policy: FetchPolicy): GuardedAgent {

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { LRUCache } from "lru-cache";
 import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
 import type { RunnableTask } from "../tasks/task-repository.js";
 
@@ -16,6 +17,8 @@ export interface HostGateOptions {
   fetchRobots: (origin: string) => Promise<RobotsOutcome>;
   /** Called when a robots.txt arrives, so the dispatcher can try the waiting hosts again. */
   onRobotsReady: () => void;
+  /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
+  maxRobotsEntries?: number;
 }
 
 /** Admit: start it now. Wait: its host is busy, delayed or its robots.txt is loading. Deny: robots.txt forbids it. */
@@ -26,9 +29,9 @@ interface HostState {
   nextStartAt: number;
 }
 
-type RobotsEntry =
-  | { state: "loading"; loaded: Promise<void> }
-  | { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
+type RobotsLoading = { state: "loading"; loaded: Promise<void> };
+type RobotsRules = { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
+type RobotsEntry = RobotsLoading | RobotsRules;
 
 const MAX_ROBOTS_ENTRIES = 10_000;
 // A robots.txt is kept at least this long, whatever the TTL: tasks waiting for it must get to use it.
@@ -44,11 +47,14 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
 export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
-  readonly #robots = new Map<string, RobotsEntry>();
+  readonly #robots: LRUCache<string, RobotsRules>;
+  // Fetches in flight, apart from the capped cache: tasks wait on these, so none may be dropped.
+  readonly #robotsLoading = new Map<string, RobotsLoading>();
   readonly #robotsAgent: string;
 
   constructor(options: HostGateOptions) {
     this.#options = options;
+    this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
   }
 
@@ -114,22 +120,24 @@ export class HostGate {
   }
 
   #robotsFor(origin: string, now: number): RobotsEntry {
+    const inFlight = this.#robotsLoading.get(origin);
+    if (inFlight !== undefined) return inFlight;
     const cached = this.#robots.get(origin);
-    if (cached && (cached.state === "loading" || cached.expiresAt > now)) return cached;
-    if (this.#robots.size >= MAX_ROBOTS_ENTRIES) this.#evictOldest();
+    if (cached !== undefined && cached.expiresAt > now) return cached;
     const loaded = this.#options
       .fetchRobots(origin)
       .catch((error: unknown): RobotsOutcome => ({ kind: "unreachable", code: "INTERNAL", reason: String(error) }))
       .then((outcome) => {
+        this.#robotsLoading.delete(origin);
         this.#robots.set(origin, this.#entryFor(origin, outcome));
         this.#options.onRobotsReady();
       });
-    const loading: RobotsEntry = { state: "loading", loaded };
-    this.#robots.set(origin, loading);
+    const loading: RobotsLoading = { state: "loading", loaded };
+    this.#robotsLoading.set(origin, loading);
     return loading;
   }
 
-  #entryFor(origin: string, outcome: RobotsOutcome): RobotsEntry {
+  #entryFor(origin: string, outcome: RobotsOutcome): RobotsRules {
     const now = Date.now();
     const robotsTtlMs = Math.max(this.#options.robotsTtlMs, MIN_ROBOTS_TTL_MS);
     const robotsRetryMs = Math.max(this.#options.robotsRetryMs, MIN_ROBOTS_TTL_MS);
@@ -160,15 +168,6 @@ export class HostGate {
           crawlDelayMs: 0,
           note: `robots.txt of ${origin} is unreachable (${outcome.reason}); treated as disallow-all (RFC 9309)`,
         };
-    }
-  }
-
-  #evictOldest(): void {
-    for (const [origin, entry] of this.#robots) {
-      if (entry.state === "ready") {
-        this.#robots.delete(origin);
-        return;
-      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RobotsOutcome } from "../../../src/crawler/types.js";
 import { HostGate, robotsProductToken, type HostGateOptions } from "../../../src/pool/host-gate.js";
 import type { RunnableTask } from "../../../src/tasks/task-repository.js";
@@ -278,6 +278,55 @@ describe("HostGate: robots TTL floor", () => {
     // Admitted a little later (the dispatcher's next pass), not sent to fetch robots.txt again forever.
     expect(env.gate.admit(waiting, Date.now() + 50).verdict).toBe("admit");
     expect(env.fetched).toHaveLength(1);
+  });
+});
+
+describe("HostGate: robots cache size", () => {
+  const missing: RobotsOutcome = { kind: "missing", httpStatus: 404 };
+
+  it("keeps at most maxRobotsEntries origins' rules, dropping the least recently used", async () => {
+    const env = gateWith({ maxRobotsEntries: 2 });
+    await decide(env, robotsTask("http://a.example/1"), T0, 1);
+    await decide(env, robotsTask("http://b.example/1"), T0, 2);
+    // a is used again, so b is the least recently used when c arrives.
+    expect(env.gate.admit(robotsTask("http://a.example/2"), T0).verdict).toBe("admit");
+    await decide(env, robotsTask("http://c.example/1"), T0, 3);
+    expect(env.fetched).toEqual(["http://a.example", "http://b.example", "http://c.example"]);
+    expect(env.gate.admit(robotsTask("http://a.example/3"), T0).verdict).toBe("admit");
+    expect(env.gate.admit(robotsTask("http://b.example/2"), T0).verdict).toBe("wait");
+    expect(env.fetched).toEqual(["http://a.example", "http://b.example", "http://c.example", "http://b.example"]);
+  });
+
+  it("never drops a robots.txt still loading, however many others arrive meanwhile", async () => {
+    let answerSlow: (outcome: RobotsOutcome) => void = () => {};
+    const fetched: string[] = [];
+    let ready = 0;
+    const gate = new HostGate({
+      perHostConcurrency: 4,
+      robotsTtlMs: 3_600_000,
+      robotsRetryMs: 60_000,
+      userAgent: "crawlq/0.1",
+      maxRobotsEntries: 2,
+      fetchRobots: (origin) => {
+        fetched.push(origin);
+        if (origin === "http://slow.example") return new Promise((resolve) => (answerSlow = resolve));
+        return Promise.resolve(missing);
+      },
+      onRobotsReady: () => ready++,
+    });
+    const slowTask = robotsTask("http://slow.example/private");
+    expect(gate.admit(slowTask, T0).verdict).toBe("wait");
+    const hop = gate.checkRedirect("http://slow.example/private");
+    for (const n of [1, 2, 3, 4, 5]) {
+      gate.admit(robotsTask(`http://other-${n}.example/`), T0);
+      await vi.waitFor(() => expect(ready).toBe(n));
+    }
+    // Still loading, still one fetch: the five others came and went around it.
+    expect(gate.admit(slowTask, T0).verdict).toBe("wait");
+    answerSlow({ kind: "found", url: "http://slow.example/robots.txt", body: "User-agent: *\nDisallow: /private\n" });
+    expect((await hop)?.code).toBe("ROBOTS_DISALLOWED");
+    expect(gate.admit(slowTask, T0).verdict).toBe("deny");
+    expect(fetched.filter((origin) => origin === "http://slow.example")).toHaveLength(1);
   });
 });
 
