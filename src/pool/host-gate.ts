@@ -19,6 +19,12 @@ export interface HostGateOptions {
   onRobotsReady: () => void;
   /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
   maxRobotsEntries?: number;
+  /**
+   * The clock for the times the gate reads itself (a robots.txt's arrival, a redirect check, `release`
+   * without a time): the clock of the `now` its callers pass to `admit`, `busyHosts` and `nextOpening`.
+   * Default Date.now.
+   */
+  now?: () => number;
 }
 
 /** Admit: start it now. Wait: its host is busy, delayed or its robots.txt is loading. Deny: robots.txt forbids it. */
@@ -51,9 +57,11 @@ export class HostGate {
   // Fetches in flight, apart from the capped cache: tasks wait on these, so none may be dropped.
   readonly #robotsLoading = new Map<string, RobotsLoading>();
   readonly #robotsAgent: string;
+  readonly #now: () => number;
 
   constructor(options: HostGateOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
   }
@@ -103,16 +111,16 @@ export class HostGate {
    */
   async checkRedirect(url: string): Promise<CrawlFailure | null> {
     const origin = new URL(url).origin;
-    let robots = this.#robotsFor(origin, Date.now());
+    let robots = this.#robotsFor(origin, this.#now());
     while (robots.state === "loading") {
       await robots.loaded;
-      robots = this.#robotsFor(origin, Date.now());
+      robots = this.#robotsFor(origin, this.#now());
     }
     return robots.isAllowed(url) ? null : { code: "ROBOTS_DISALLOWED", message: robots.note, retryable: false };
   }
 
   /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
-  release(host: string, now: number = Date.now()): void {
+  release(host: string, now: number = this.#now()): void {
     const state = this.#hosts.get(host);
     if (!state) return;
     state.active = Math.max(0, state.active - 1);
@@ -138,7 +146,7 @@ export class HostGate {
   }
 
   #entryFor(origin: string, outcome: RobotsOutcome): RobotsRules {
-    const now = Date.now();
+    const now = this.#now();
     const robotsTtlMs = Math.max(this.#options.robotsTtlMs, MIN_ROBOTS_TTL_MS);
     const robotsRetryMs = Math.max(this.#options.robotsRetryMs, MIN_ROBOTS_TTL_MS);
     const userAgent = this.#robotsAgent;

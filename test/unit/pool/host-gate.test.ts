@@ -20,8 +20,12 @@ function task(url: string, overrides: Partial<RunnableTask> = {}): RunnableTask 
 
 const robotsTask = (url: string, overrides: Partial<RunnableTask> = {}) => task(url, { respectRobots: true, ...overrides });
 
-/** A gate whose robots.txt answers come from `answers` (by origin), counting fetches. */
+/**
+ * A gate whose robots.txt answers come from `answers` (by origin), counting fetches, on a clock that
+ * stands at T0 until a test moves `clock.now`.
+ */
 function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string, RobotsOutcome | Error> = {}) {
+  const clock = { now: T0 };
   const fetched: string[] = [];
   let readyCount = 0;
   let onReady: (() => void) | null = null;
@@ -40,6 +44,7 @@ function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string
       readyCount++;
       onReady?.();
     },
+    now: () => clock.now,
     ...options,
   });
   /** Resolves once `n` robots.txt answers in all have been taken in. */
@@ -51,7 +56,7 @@ function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string
       onReady = check;
       check();
     });
-  return { gate, fetched, robotsReady };
+  return { gate, fetched, robotsReady, clock };
 }
 
 /** Asks for `t` until robots.txt is loaded, returning the final verdict. */
@@ -95,6 +100,16 @@ describe("HostGate: requests in flight per host", () => {
     expect(gate.admit(task("http://a.example:8080/"), T0).verdict).toBe("admit");
     expect(gate.admit(task("http://a.example:9090/"), T0).verdict).toBe("wait");
     expect(gate.admit(task("http://www.a.example/"), T0).verdict).toBe("admit");
+  });
+
+  it("releases by the injected clock when no time is given", () => {
+    const env = gateWith();
+    expect(env.gate.admit(task("http://a.example/1", { hostDelayMs: 200 }), T0).verdict).toBe("admit");
+    env.clock.now = T0 + 100;
+    env.gate.release("a.example");
+    // Still within its delay at the clock's time: the host is remembered, and busy until T0 + 200.
+    expect(env.gate.busyHosts(T0 + 150)).toEqual(["a.example"]);
+    expect(env.gate.nextOpening(T0 + 150)).toBe(T0 + 200);
   });
 
   it("ignores a release for a host it does not know, and never counts below zero", () => {
@@ -217,12 +232,12 @@ describe("HostGate: robots.txt", () => {
 
   it("asks again once the TTL has passed", async () => {
     const env = gateWith({ robotsTtlMs: 1000 }, { [origin]: found("User-agent: *\nDisallow:\n") });
-    await decide(env, robotsTask(`${origin}/1`), Date.now());
+    await decide(env, robotsTask(`${origin}/1`), T0);
     env.gate.release("site.example");
-    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now()).verdict).toBe("admit");
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 999).verdict).toBe("admit");
     expect(env.fetched).toHaveLength(1);
     env.gate.release("site.example");
-    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1000).verdict).toBe("wait");
     expect(env.fetched).toHaveLength(2);
   });
 
@@ -231,9 +246,20 @@ describe("HostGate: robots.txt", () => {
       { robotsRetryMs: 1000 },
       { [origin]: { kind: "unreachable", code: "HTTP_STATUS", reason: "HTTP 503 Service Unavailable" } },
     );
-    await decide(env, robotsTask(`${origin}/1`), Date.now());
-    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now() + 999).verdict).toBe("deny");
-    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    await decide(env, robotsTask(`${origin}/1`), T0);
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 999).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1000).verdict).toBe("wait");
+    expect(env.fetched).toHaveLength(2);
+  });
+
+  it("dates a robots.txt by the injected clock when it arrives, not when it was asked for", async () => {
+    const env = gateWith({ robotsTtlMs: 1000 }, { [origin]: found("User-agent: *\nDisallow:\n") });
+    expect(env.gate.admit(robotsTask(`${origin}/1`), T0).verdict).toBe("wait");
+    env.clock.now = T0 + 500; // the fetch took 500 ms
+    await env.robotsReady();
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 1499).verdict).toBe("admit");
+    expect(env.fetched).toHaveLength(1);
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1500).verdict).toBe("wait");
     expect(env.fetched).toHaveLength(2);
   });
 });
@@ -255,7 +281,7 @@ describe("HostGate: redirect hops", () => {
     expect(allowed).toBeNull();
     expect(env.fetched).toEqual([origin]);
     // The same cache serves tasks and hops.
-    expect(env.gate.admit(robotsTask(`${origin}/private/2`), Date.now()).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/private/2`), T0).verdict).toBe("deny");
     expect(env.fetched).toEqual([origin]);
   });
 
@@ -273,10 +299,10 @@ describe("HostGate: robots TTL floor", () => {
   it("keeps a robots.txt long enough for the tasks that waited for it, even with a TTL of 0", async () => {
     const env = gateWith({ robotsTtlMs: 0 }, { "http://site.example": { kind: "missing", httpStatus: 404 } });
     const waiting = robotsTask("http://site.example/1");
-    expect(env.gate.admit(waiting, Date.now()).verdict).toBe("wait");
+    expect(env.gate.admit(waiting, T0).verdict).toBe("wait");
     await env.robotsReady();
     // Admitted a little later (the dispatcher's next pass), not sent to fetch robots.txt again forever.
-    expect(env.gate.admit(waiting, Date.now() + 50).verdict).toBe("admit");
+    expect(env.gate.admit(waiting, T0 + 50).verdict).toBe("admit");
     expect(env.fetched).toHaveLength(1);
   });
 });
