@@ -6,7 +6,10 @@ import { createAddressGuard, type AddressGuard } from "./address-guard.js";
 import { crawlError } from "./errors.js";
 import type { FetchPolicy } from "./types.js";
 
-/** A keep-alive undici Agent whose every new connection passes the SSRF guard. */
+/**
+ * A keep-alive undici Agent whose lookup lets a connection go ahead only to addresses the SSRF guard
+ * allows. A host that is an IP literal skips lookup: check it with `guard` before the request.
+ */
 export interface GuardedAgent {
   agent: Agent;
   /** The same guard the agent's lookup applies; IP-literal hosts skip lookup and must be checked with it. */
@@ -34,7 +37,10 @@ export function guardedAgentFor(policy: FetchPolicy): GuardedAgent {
   return entry;
 }
 
-/** Closes every shared agent, letting requests in flight finish; for a worker's shutdown. */
+/**
+ * Closes every shared agent, letting requests in flight finish. For tests: a pool thread never calls it,
+ * since ending the thread closes its sockets.
+ */
 export async function closeHttpAgents(): Promise<void> {
   const closing = [...agents.values()].map(({ agent }) => agent.close());
   agents.clear();
@@ -52,8 +58,8 @@ function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
 
 /**
  * A `lookup` for net/tls.connect: resolves the name (static overrides first), then lets the
- * connection go ahead only if every address passes the guard. Node connects to exactly the
- * address returned here, so a second, rebinding answer never gets a chance.
+ * connection go ahead only if every address passes the guard. Node connects only to the
+ * addresses returned here, so a second, rebinding answer never gets a chance.
  */
 function guardedLookup(guard: AddressGuard, overrides: Map<string, string>): LookupFunction {
   return (hostname, options, callback) => {

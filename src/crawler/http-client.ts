@@ -101,7 +101,7 @@ async function followRedirects(
       throw crawlError("UNSUPPORTED_SCHEME", `redirect to unsupported scheme ${next.protocol} (${next.href})`, false);
     }
     if (checkRedirect !== undefined) {
-      // A refused address needs no robots.txt lookup.
+      // An IP literal the guard refuses needs no robots.txt lookup (a name is checked when it is connected to).
       checkLiteralAddress(next, guard);
       const refusal = await untilAborted(checkRedirect(next.href), signal);
       if (refusal !== null) throw new CrawlError({ ...refusal, message: `redirect to ${next.href}: ${refusal.message}` });

@@ -11,8 +11,9 @@ const utf8 = new TextDecoder();
 /**
  * GETs `origin + "/robots.txt"` with the same guarded client and limits as a page
  * (redirects followed, body truncated at {@link ROBOTS_MAX_BYTES}). 2xx is `found`;
- * 4xx, and a redirect chain that never ends, are `missing`; 429, 5xx and every
- * transport failure are `unreachable`. Never throws.
+ * 4xx other than 429, a 3xx that is not followed (no usable Location), and a redirect
+ * chain that never ends are `missing`; 429, 5xx and every transport failure are
+ * `unreachable`. Never throws.
  */
 export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<RobotsOutcome> {
   let url: string;

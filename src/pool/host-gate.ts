@@ -10,7 +10,11 @@ export interface HostGateOptions {
   /** Operator cap on requests in flight per host, across all submissions and workers. */
   perHostConcurrency: number;
   robotsTtlMs: number;
-  /** How long an unreachable robots.txt (5xx, timeout) is held as "disallow all" before it is asked again. */
+  /**
+   * How long the verdict on an unreachable robots.txt is kept before it is asked again: "disallow all"
+   * after 429, 5xx, a timeout or another fetch error; none (the fetch goes ahead) when the host itself
+   * cannot be reached (CONNECT, DNS, BLOCKED_ADDRESS, UNSUPPORTED_SCHEME).
+   */
   robotsRetryMs: number;
   userAgent: string;
   /** Starts a robots.txt fetch in the pool; the gate parses and caches the answer. */
@@ -40,7 +44,7 @@ type RobotsRules = { state: "ready"; expiresAt: number; isAllowed: (url: string)
 type RobotsEntry = RobotsLoading | RobotsRules;
 
 const MAX_ROBOTS_ENTRIES = 10_000;
-// A robots.txt is kept at least this long, whatever the TTL: tasks waiting for it must get to use it.
+// A robots.txt verdict lasts at least this long, whatever the TTL or retry time: tasks waiting for it must get to use it.
 const MIN_ROBOTS_TTL_MS = 1000;
 const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "BLOCKED_ADDRESS", "UNSUPPORTED_SCHEME"]);
 
@@ -48,7 +52,8 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
  * at most N requests in flight per host, a minimum delay between starts on one host (the larger of the
  * submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
- * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache.
+ * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache and the
+ * robots.txt fetches in flight.
  */
 export class HostGate {
   readonly #options: HostGateOptions;

@@ -1,5 +1,6 @@
 /**
- * The piscina worker: fetch (I/O) and parse (CPU) one URL, off the server's event loop.
+ * The piscina worker: fetch (I/O) and parse (CPU) one URL, or fetch one origin's robots.txt, off the
+ * server's event loop.
  * It takes plain data and returns plain data; it touches neither the database nor the events.
  */
 import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
