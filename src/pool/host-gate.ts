@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { LRUCache } from "lru-cache";
+import { clampMessage } from "../crawler/limits.js";
 import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
 import type { RunnableTask } from "../tasks/task-repository.js";
 
@@ -163,7 +164,7 @@ export class HostGate {
           expiresAt: now + robotsTtlMs,
           isAllowed: (url) => robots.isAllowed(url, userAgent) !== false,
           crawlDelayMs: (robots.getCrawlDelay(userAgent) ?? 0) * 1000,
-          note: `robots.txt of ${origin} disallows this URL`,
+          note: clampMessage(`robots.txt of ${origin} disallows this URL`),
         };
       }
       case "missing":
@@ -174,12 +175,13 @@ export class HostGate {
           return { state: "ready", expiresAt: now + robotsRetryMs, isAllowed: () => true, crawlDelayMs: 0, note: "" };
         }
         // RFC 9309 §2.3.1.4: a robots.txt answering 429/5xx or timing out means "disallow all" for now.
+        // The note becomes the message of every task it denies, so it keeps to the message bound.
         return {
           state: "ready",
           expiresAt: now + robotsRetryMs,
           isAllowed: () => false,
           crawlDelayMs: 0,
-          note: `robots.txt of ${origin} is unreachable (${outcome.reason}); treated as disallow-all (RFC 9309)`,
+          note: clampMessage(`robots.txt of ${origin} is unreachable (${outcome.reason}); treated as disallow-all (RFC 9309)`),
         };
     }
   }

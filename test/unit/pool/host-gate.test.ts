@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { MAX_ERROR_MESSAGE_LENGTH } from "../../../src/crawler/limits.js";
 import type { RobotsOutcome } from "../../../src/crawler/types.js";
 import { HostGate, robotsProductToken, type HostGateOptions } from "../../../src/pool/host-gate.js";
 import type { RunnableTask } from "../../../src/tasks/task-repository.js";
@@ -222,6 +223,14 @@ describe("HostGate: robots.txt", () => {
       expect((await decide(env, robotsTask(`${origin}/page`))).verdict).toBe("admit");
     },
   );
+
+  it("keeps a deny reason within MAX_ERROR_MESSAGE_LENGTH, however long the reason it quotes", async () => {
+    const reason = `HTTP 503 Service Unavailable ${"r".repeat(MAX_ERROR_MESSAGE_LENGTH)}`;
+    const env = gateWith({}, { [origin]: { kind: "unreachable", code: "HTTP_STATUS", reason } });
+    const verdict = await decide(env, robotsTask(`${origin}/page`));
+    expect(verdict.verdict === "deny" && verdict.reason).toMatch(new RegExp(`^robots\\.txt of ${origin} is unreachable \\(HTTP 503 Service Unavailable r+…$`));
+    expect(verdict.verdict === "deny" && verdict.reason.length).toBe(MAX_ERROR_MESSAGE_LENGTH);
+  });
 
   it("treats a robots.txt fetch that throws as unreachable (disallow-all)", async () => {
     const env = gateWith({}, { [origin]: new Error("pool is gone") });
