@@ -95,6 +95,7 @@ class TitleText {
     }
   }
 
+  /** Adds a piece of text, such as the character of an entity. */
   appendText(text: string): void {
     if (this.#full) {
       this.#moreText ||= NOT_WHITESPACE.test(text);
