@@ -20,6 +20,10 @@
  * - `/sjis`           title {@link SJIS_TITLE} in Shift_JIS, charset in `<meta charset>` only
  * - `/flaky/:key?fail=N[&status=503][&retry-after=V]`  fails N times per key, then a page "Flaky key"
  * - `/robots.txt`     as set by {@link FixtureSite.setRobots} (404 by default), optionally per host name
+ * - `/huge-title`     an HTML page whose `<title>` is {@link HUGE_TITLE_LENGTH} characters ({@link hugeTitle}),
+ *                      built once and sent from the same bytes every time
+ * - `/long-header?name=H&length=N`  an HTML page "Long header" whose header H (`content-type` or `location`,
+ *                      with status 302) is N characters long
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
@@ -82,6 +86,8 @@ export const GBK_TITLE = "中文网页标题";
 export const SJIS_TITLE = "日本語のページ";
 /** Links on every /bench page. */
 export const BENCH_LINKS = 120;
+/** Characters in the `<title>` of `/huge-title`: ten million, a page that only just fits the default 10 MiB body cap. */
+export const HUGE_TITLE_LENGTH = 10_000_000;
 
 // Encoded once with iconv-lite and kept as bytes, so the fixture needs no encoder.
 const GBK_TITLE_BYTES = Buffer.from("d6d0cec4cdf8d2b3b1eacce2", "hex");
@@ -93,6 +99,11 @@ const FILLER_WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed
 /** Title, link count and byte size of `/page/n`. */
 export function expectedPage(n: number): { title: string; linkCount: number; contentLength: number } {
   return { title: `Page ${n}`, linkCount: pageLinkCount(n), contentLength: Buffer.byteLength(renderPage(n)) };
+}
+
+/** The first `length` characters of `/huge-title`'s title (filler words, single spaces, no leading space). */
+export function hugeTitle(length = HUGE_TITLE_LENGTH): string {
+  return FILLER_WORDS.repeat(Math.ceil(length / FILLER_WORDS.length)).slice(0, length);
 }
 
 /** Title, link count and byte size of `/bench/n`. */
@@ -197,6 +208,22 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
           return sendHtml(res, status, simplePage(`Flaky ${arg} failure`), retryAfter === null ? {} : { "retry-after": retryAfter });
         }
         return sendHtml(res, 200, simplePage(`Flaky ${arg}`));
+      }
+      case "huge-title": {
+        const page = hugeTitlePage();
+        res.writeHead(200, { "content-type": HTML, "content-length": page.length });
+        res.end(page);
+        return;
+      }
+      case "long-header": {
+        const name = query.get("name") ?? "content-type";
+        const length = Number(query.get("length") ?? 8192);
+        if (name === "location") {
+          const base = "/page/1?pad=";
+          return redirect(res, base + "x".repeat(Math.max(0, length - base.length)), 302);
+        }
+        const base = "text/html; charset=utf-8; pad=";
+        return sendHtml(res, 200, simplePage("Long header"), { [name]: base + "x".repeat(Math.max(0, length - base.length)) });
       }
       case "robots.txt": {
         const hostname = new URL(`http://${req.headers.host ?? "fixture.invalid"}`).hostname;
@@ -399,6 +426,15 @@ function benchBody(): Buffer {
     cachedBenchBody = Buffer.from(`<body>\n<main>\n${sections.join("\n")}\n</main>\n</body>\n</html>\n`);
   }
   return cachedBenchBody;
+}
+
+let cachedHugeTitlePage: Buffer | undefined;
+// One ~10 MB buffer, however many requests ask for it: res.end() sends it without copying.
+function hugeTitlePage(): Buffer {
+  cachedHugeTitlePage ??= Buffer.from(
+    `<!doctype html><html><head><title>${hugeTitle()}</title></head><body><a href="/page/1">1</a></body></html>\n`,
+  );
+  return cachedHugeTitlePage;
 }
 
 let cachedGzipBomb: Promise<Buffer> | undefined;

@@ -24,7 +24,7 @@ export interface AddressGuard {
  * Builds the SSRF guard for a policy: every address that is not global unicast
  * (loopback, private, link-local, CGNAT, unspecified, multicast, broadcast, reserved,
  * IPv6 unique-local, ...) is blocked unless `allowPrivate` is set or an allow-list CIDR
- * covers it. IPv6 forms that embed an IPv4 address (mapped, NAT64, 6to4) are judged by
+ * or IP covers it. IPv6 forms that embed an IPv4 address (mapped, NAT64, 6to4) are judged by
  * that IPv4 address.
  */
 export function createAddressGuard(policy: GuardPolicy): AddressGuard {

@@ -1,11 +1,15 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
+import { LRUCache } from "lru-cache";
 import { Agent } from "undici";
 import { createAddressGuard, type AddressGuard } from "./address-guard.js";
 import { crawlError } from "./errors.js";
 import type { FetchPolicy } from "./types.js";
 
-/** A keep-alive undici Agent whose every new connection passes the SSRF guard. */
+/**
+ * A keep-alive undici Agent whose lookup lets a connection go ahead only to addresses the SSRF guard
+ * allows. A host that is an IP literal skips lookup: check it with `guard` before the request.
+ */
 export interface GuardedAgent {
   agent: Agent;
   /** The same guard the agent's lookup applies; IP-literal hosts skip lookup and must be checked with it. */
@@ -14,33 +18,33 @@ export interface GuardedAgent {
 
 // Policies come from configuration, so only a handful are ever distinct; the cap is a backstop.
 const MAX_AGENTS = 16;
-const agents = new Map<string, GuardedAgent>();
+const agents = new LRUCache<string, GuardedAgent>({
+  max: MAX_AGENTS,
+  // The least recently used agent, pushed out, closes once its requests in flight are done.
+  dispose: ({ agent }, _key, reason) => {
+    if (reason === "evict") void agent.close();
+  },
+});
 
 /** The shared agent for this policy's connection settings, created on first use. */
 export function guardedAgentFor(policy: FetchPolicy): GuardedAgent {
   const key = JSON.stringify([policy.connectTimeoutMs, policy.allowPrivate, policy.allowList, policy.resolve]);
   let entry = agents.get(key);
   if (entry === undefined) {
-    if (agents.size >= MAX_AGENTS) evictOldest();
     entry = createGuardedAgent(policy);
     agents.set(key, entry);
   }
   return entry;
 }
 
-/** Closes every shared agent, letting requests in flight finish; for a worker's shutdown. */
+/**
+ * Closes every shared agent, letting requests in flight finish. For tests: a pool thread never calls it,
+ * since ending the thread closes its sockets.
+ */
 export async function closeHttpAgents(): Promise<void> {
   const closing = [...agents.values()].map(({ agent }) => agent.close());
   agents.clear();
   await Promise.all(closing);
-}
-
-function evictOldest(): void {
-  const oldest = agents.entries().next();
-  if (oldest.done === true) return;
-  const [key, { agent }] = oldest.value;
-  agents.delete(key);
-  void agent.close();
 }
 
 function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
@@ -54,8 +58,8 @@ function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
 
 /**
  * A `lookup` for net/tls.connect: resolves the name (static overrides first), then lets the
- * connection go ahead only if every address passes the guard. Node connects to exactly the
- * address returned here, so a second, rebinding answer never gets a chance.
+ * connection go ahead only if every address passes the guard. Node connects only to the
+ * addresses returned here, so a second, rebinding answer never gets a chance.
  */
 function guardedLookup(guard: AddressGuard, overrides: Map<string, string>): LookupFunction {
   return (hostname, options, callback) => {

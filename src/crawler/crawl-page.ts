@@ -1,6 +1,6 @@
 import { isHtmlMediaType, parseContentType } from "./content-type.js";
 import { decodeHtml } from "./decode.js";
-import { coerceError } from "./errors.js";
+import { toCrawlFailure } from "./errors.js";
 import { fetchResource, headerValue, type FetchedResponse } from "./http-client.js";
 import { httpStatusFailure } from "./http-status.js";
 import { extractPageInfo } from "./parse-html.js";
@@ -21,7 +21,7 @@ export async function crawlPage(url: string, policy: FetchPolicy, checkRedirect?
     }
     return { ok: true, page: toPageResult(response, response.body) };
   } catch (err) {
-    return { ok: false, error: coerceError(err) };
+    return { ok: false, error: toCrawlFailure(err) };
   }
 }
 

@@ -1,22 +1,23 @@
+import { clampMessage } from "./limits.js";
 import type { CrawlErrorCode, CrawlFailure } from "./types.js";
 
 /**
  * An error the crawler raises on purpose: it already knows its {@link CrawlFailure}.
- * It never leaves the crawler; {@link coerceError} turns it back into the plain failure.
+ * It never leaves the crawler; {@link toCrawlFailure} turns it back into the plain failure.
  */
 export class CrawlError extends Error {
   readonly code: CrawlErrorCode;
   readonly failure: CrawlFailure;
 
+  /** The failure's message is cut to MAX_ERROR_MESSAGE_LENGTH (it may quote a URL or a header value). */
   constructor(failure: CrawlFailure) {
-    super(failure.message);
+    const bounded = { ...failure, message: clampMessage(failure.message) };
+    super(bounded.message);
     this.name = "CrawlError";
-    this.code = failure.code;
-    this.failure = failure;
+    this.code = bounded.code;
+    this.failure = bounded;
   }
 }
-
-const MAX_MESSAGE_LENGTH = 300;
 
 const DNS_RETRYABLE = new Set(["EAI_AGAIN"]);
 const DNS_FINAL = new Set(["ENOTFOUND", "ENODATA", "EAI_NONAME", "EAI_FAIL"]);
@@ -55,11 +56,11 @@ const DECOMPRESSION_PREFIXES = ["Z_", "ERR_BROTLI_"];
  * Maps anything a crawl attempt can throw (a {@link CrawlError}, a Node or undici error,
  * or a value that is not an error at all) to the one {@link CrawlFailure} it stands for.
  */
-export function coerceError(err: unknown): CrawlFailure {
+export function toCrawlFailure(err: unknown): CrawlFailure {
   if (err instanceof CrawlError) return err.failure;
 
   const code = errorCode(err);
-  const message = shortMessage(err);
+  const message = messageOf(err);
   if (code === undefined) return failure("INTERNAL", message, false);
   if (DNS_FINAL.has(code)) return failure("DNS", message, false);
   if (DNS_RETRYABLE.has(code)) return failure("DNS", message, true);
@@ -81,11 +82,11 @@ export function crawlError(
   retryable: boolean,
   extra: Pick<CrawlFailure, "httpStatus" | "retryAfterMs"> = {},
 ): CrawlError {
-  return new CrawlError({ code, message: truncate(message), retryable, ...extra });
+  return new CrawlError({ code, message, retryable, ...extra });
 }
 
 function failure(code: CrawlErrorCode, message: string, retryable: boolean): CrawlFailure {
-  return { code, message, retryable };
+  return { code, message: clampMessage(message), retryable };
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -97,13 +98,9 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function shortMessage(err: unknown): string {
-  if (err instanceof AggregateError && err.message === "" && err.errors.length > 0) return shortMessage(err.errors[0]);
-  if (err instanceof Error) return truncate(err.message || err.name);
-  return truncate(`non-error thrown: ${String(err)}`);
-}
-
-// Messages end up in Task.error and logs; a URL inside one can be kilobytes long.
-function truncate(message: string): string {
-  return message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : message;
+// The message alone, never a stack; failure() cuts it to its bound.
+function messageOf(err: unknown): string {
+  if (err instanceof AggregateError && err.message === "" && err.errors.length > 0) return messageOf(err.errors[0]);
+  if (err instanceof Error) return err.message || err.name;
+  return `non-error thrown: ${String(err)}`;
 }

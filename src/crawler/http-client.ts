@@ -3,7 +3,7 @@ import type { Dispatcher } from "undici";
 import type { AddressGuard } from "./address-guard.js";
 import { guardedAgentFor } from "./agent.js";
 import { ACCEPT_ENCODING, readBody } from "./body.js";
-import { CrawlError, crawlError } from "./errors.js";
+import { CrawlError, crawlError, toCrawlFailure } from "./errors.js";
 import { describeStatus } from "./http-status.js";
 import type { FetchPolicy, RedirectCheck } from "./types.js";
 
@@ -34,7 +34,7 @@ const ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
  * GETs a URL through the guarded keep-alive agent: follows redirects itself (each hop is
  * checked again), enforces `policy.timeoutMs` over the whole fetch and the body limit
  * while streaming. Throws a CrawlError for every policy violation and lets transport
- * errors through, both for `coerceError`.
+ * errors through, both for `toCrawlFailure`.
  */
 export async function fetchResource(
   url: string,
@@ -73,14 +73,20 @@ async function followRedirects(
   const headers = { "user-agent": policy.userAgent, accept: ACCEPT, "accept-encoding": ACCEPT_ENCODING };
   let url = first;
   for (let redirects = 0; ; redirects += 1) {
-    checkLiteralAddress(url, guard);
-    const response = await agent.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: "GET",
-      headers,
-      signal,
-    });
+    let response: Dispatcher.ResponseData;
+    try {
+      checkLiteralAddress(url, guard);
+      response = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: "GET",
+        headers,
+        signal,
+      });
+    } catch (err) {
+      // A later hop is refused after the request that redirected to it, so only the first can be "before".
+      throw redirects === 0 ? markedBeforeRequest(err) : err;
+    }
     const next = redirectTarget(response, url);
     if (next === null) return { response, finalUrl: url.href };
 
@@ -95,7 +101,7 @@ async function followRedirects(
       throw crawlError("UNSUPPORTED_SCHEME", `redirect to unsupported scheme ${next.protocol} (${next.href})`, false);
     }
     if (checkRedirect !== undefined) {
-      // A refused address needs no robots.txt lookup.
+      // An IP literal the guard refuses needs no robots.txt lookup (a name is checked when it is connected to).
       checkLiteralAddress(next, guard);
       const refusal = await untilAborted(checkRedirect(next.href), signal);
       if (refusal !== null) throw new CrawlError({ ...refusal, message: `redirect to ${next.href}: ${refusal.message}` });
@@ -148,6 +154,15 @@ function checkLiteralAddress(url: URL, guard: AddressGuard): void {
   if (isIP(host) === 0) return;
   const decision = guard.check(host);
   if (decision.blocked) throw crawlError("BLOCKED_ADDRESS", `blocked address ${host} (${decision.range})`, false);
+}
+
+/**
+ * The error of a first hop that failed before its request: a refusal by the SSRF guard (of an IP literal, or
+ * of a resolved name in the agent's lookup) comes back marked `beforeRequest`; any other error is unchanged.
+ */
+function markedBeforeRequest(err: unknown): unknown {
+  const failure = toCrawlFailure(err);
+  return failure.code === "BLOCKED_ADDRESS" ? new CrawlError({ ...failure, beforeRequest: true }) : err;
 }
 
 /** Where a redirect response points, or null when the response is not a usable redirect. */

@@ -1,4 +1,4 @@
-import { coerceError } from "./errors.js";
+import { toCrawlFailure } from "./errors.js";
 import { fetchResource } from "./http-client.js";
 import { describeStatus } from "./http-status.js";
 import type { FetchPolicy, RobotsOutcome } from "./types.js";
@@ -11,8 +11,9 @@ const utf8 = new TextDecoder();
 /**
  * GETs `origin + "/robots.txt"` with the same guarded client and limits as a page
  * (redirects followed, body truncated at {@link ROBOTS_MAX_BYTES}). 2xx is `found`;
- * 4xx, and a redirect chain that never ends, are `missing`; 429, 5xx and every
- * transport failure are `unreachable`. Never throws.
+ * 4xx other than 429, a 3xx that is not followed (no usable Location), and a redirect
+ * chain that never ends are `missing`; 429, 5xx and every transport failure are
+ * `unreachable`. Never throws.
  */
 export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<RobotsOutcome> {
   let url: string;
@@ -31,7 +32,7 @@ export async function fetchRobots(origin: string, policy: FetchPolicy): Promise<
     }
     return { kind: "missing", httpStatus: response.status };
   } catch (err) {
-    const failure = coerceError(err);
+    const failure = toCrawlFailure(err);
     // RFC 9309 2.3.1.2: after too many redirects the file may be taken as unavailable (a 4xx).
     if (failure.code === "TOO_MANY_REDIRECTS" && failure.httpStatus !== undefined) {
       return { kind: "missing", httpStatus: failure.httpStatus };

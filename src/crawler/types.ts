@@ -22,7 +22,7 @@ export type CrawlErrorCode =
 
 /** How one fetch is allowed to behave; built once from Config by the main thread. */
 export interface FetchPolicy {
-  /** Whole attempt: connect + headers + body. */
+  /** Whole attempt: connect, headers and body of every hop, redirect checks included. */
   timeoutMs: number;
   connectTimeoutMs: number;
   /** Cap on the body, checked while streaming, after decompression too. */
@@ -31,20 +31,26 @@ export interface FetchPolicy {
   userAgent: string;
   /** When true, loopback/private/link-local/... targets are allowed. */
   allowPrivate: boolean;
-  /** CIDRs (e.g. "10.0.0.0/8") or host names that are allowed even when allowPrivate is false. */
+  /** CIDRs (e.g. "10.0.0.0/8"), single IPs or host names that are allowed even when allowPrivate is false. */
   allowList: string[];
-  /** Static name → IP overrides, like curl --resolve ("host" → "ip"); the guard still checks the IP. */
+  /**
+   * Static name → IP overrides, like curl --resolve ("host" → "ip"); the guard still checks the IP unless
+   * the name is on the allow list.
+   */
   resolve: Record<string, string>;
 }
 
 export interface CrawlFailure {
   code: CrawlErrorCode;
   message: string;
-  /** Connect errors, timeouts, 408, 429 and 5xx are worth another attempt. */
+  /** Timeouts, connection failures (not TLS), temporary DNS failures, 408, 429 and 5xx are worth another attempt. */
   retryable: boolean;
   /** From a Retry-After header, when the server sent one. */
   retryAfterMs?: number;
-  /** Set when the failure had an HTTP response. */
+  /**
+   * The status of the response the failure is about: the final one (HTTP_STATUS, TOO_LARGE) or the last
+   * redirect (TOO_MANY_REDIRECTS). Not set for the other codes, even after a redirect.
+   */
   httpStatus?: number;
   /**
    * Set when the attempt was refused before any request was sent (the SSRF guard refused the first hop's
@@ -57,14 +63,14 @@ export type CrawlOutcome = { ok: true; page: PageResult } | { ok: false; error: 
 
 /**
  * Asked before a redirect is followed, with the absolute URL of the next hop: null lets the fetch go on,
- * a failure ends it (robots.txt of the hop's origin, which only the dispatcher knows).
+ * a failure ends it (robots.txt of the hop's origin, which only the host gate on the main thread knows).
  */
 export type RedirectCheck = (url: string) => Promise<CrawlFailure | null>;
 
 /** robots.txt lookup result; the host gate (main thread) parses and caches the text. */
 export type RobotsOutcome =
   | { kind: "found"; url: string; body: string }
-  /** 4xx (404 among them): the convention is "allow all". */
+  /** 4xx other than 429 (404 among them), a 3xx that is not followed, or too many redirects: "allow all". */
   | { kind: "missing"; httpStatus: number }
   /** 429, 5xx (code HTTP_STATUS) or a transport failure (its code): see the README for the convention applied. */
   | { kind: "unreachable"; code: CrawlErrorCode; reason: string };

@@ -48,7 +48,8 @@ export class CrawlPool {
     this.#redirectChecks.unref();
     this.#redirectChecks.onmessage = (event) => {
       const { id, url } = (event as { data: RedirectQuestion }).data;
-      if (url === undefined) return; // another thread's answer
+      // Not a question: an answer another CrawlPool in this process posted (no one hears their own).
+      if (url === undefined) return;
       void options
         .checkRedirect(url)
         .catch((error: unknown): CrawlFailure => ({ code: "INTERNAL", message: String(error), retryable: false }))
@@ -61,6 +62,7 @@ export class CrawlPool {
     return this.#piscina.run({ kind: "crawl", ...job } satisfies WorkerJob) as Promise<{ worker: number; outcome: CrawlOutcome }>;
   }
 
+  /** Fetches one origin's robots.txt in a worker; the caller (the host gate) parses it. */
   robots(origin: string): Promise<{ worker: number; robots: RobotsOutcome }> {
     return this.#piscina.run({ kind: "robots", origin }) as Promise<{ worker: number; robots: RobotsOutcome }>;
   }

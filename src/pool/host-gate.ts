@@ -1,4 +1,6 @@
 import { createRequire } from "node:module";
+import { LRUCache } from "lru-cache";
+import { clampMessage } from "../crawler/limits.js";
 import type { CrawlFailure, RobotsOutcome } from "../crawler/types.js";
 import type { ClaimCandidate } from "../tasks/task-store.js";
 
@@ -9,13 +11,25 @@ export interface HostGateOptions {
   /** Operator cap on requests in flight per host, across all submissions and workers. */
   perHostConcurrency: number;
   robotsTtlMs: number;
-  /** How long an unreachable robots.txt (5xx, timeout) is held as "disallow all" before it is asked again. */
+  /**
+   * How long the verdict on an unreachable robots.txt is kept before it is asked again: "disallow all"
+   * after 429, 5xx, a timeout or another fetch error; none (the fetch goes ahead) when the host itself
+   * cannot be reached (CONNECT, DNS, BLOCKED_ADDRESS, UNSUPPORTED_SCHEME).
+   */
   robotsRetryMs: number;
   userAgent: string;
   /** Starts a robots.txt fetch in the pool; the gate parses and caches the answer. */
   fetchRobots: (origin: string) => Promise<RobotsOutcome>;
   /** Called when a robots.txt arrives, so the dispatcher can try the waiting hosts again. */
   onRobotsReady: () => void;
+  /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
+  maxRobotsEntries?: number;
+  /**
+   * The clock for the times the gate reads itself (a robots.txt's arrival, a redirect check, `release`
+   * without a time): the clock of the `now` its callers pass to `admit`, `busyHosts` and `nextOpening`.
+   * Default Date.now.
+   */
+  now?: () => number;
 }
 
 /** Admit: start it now. Wait: its host is busy, delayed or its robots.txt is loading. Deny: robots.txt forbids it. */
@@ -26,12 +40,12 @@ interface HostState {
   nextStartAt: number;
 }
 
-type RobotsEntry =
-  | { state: "loading"; loaded: Promise<void> }
-  | { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
+type RobotsLoading = { state: "loading"; loaded: Promise<void> };
+type RobotsRules = { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
+type RobotsEntry = RobotsLoading | RobotsRules;
 
 const MAX_ROBOTS_ENTRIES = 10_000;
-// A robots.txt is kept at least this long, whatever the TTL: tasks waiting for it must get to use it.
+// A robots.txt verdict lasts at least this long, whatever the TTL or retry time: tasks waiting for it must get to use it.
 const MIN_ROBOTS_TTL_MS = 1000;
 const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "BLOCKED_ADDRESS", "UNSUPPORTED_SCHEME"]);
 
@@ -39,16 +53,22 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
  * at most N requests in flight per host, a minimum delay between starts on one host (the larger of the
  * submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
- * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache.
+ * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache and the
+ * robots.txt fetches in flight.
  */
 export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
-  readonly #robots = new Map<string, RobotsEntry>();
+  readonly #robots: LRUCache<string, RobotsRules>;
+  // Fetches in flight, apart from the capped cache: tasks wait on these, so none may be dropped.
+  readonly #robotsLoading = new Map<string, RobotsLoading>();
   readonly #robotsAgent: string;
+  readonly #now: () => number;
 
   constructor(options: HostGateOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
   }
 
@@ -97,16 +117,16 @@ export class HostGate {
    */
   async checkRedirect(url: string): Promise<CrawlFailure | null> {
     const origin = new URL(url).origin;
-    let robots = this.#robotsFor(origin, Date.now());
+    let robots = this.#robotsFor(origin, this.#now());
     while (robots.state === "loading") {
       await robots.loaded;
-      robots = this.#robotsFor(origin, Date.now());
+      robots = this.#robotsFor(origin, this.#now());
     }
     return robots.isAllowed(url) ? null : { code: "ROBOTS_DISALLOWED", message: robots.note, retryable: false };
   }
 
   /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
-  release(host: string, now: number = Date.now()): void {
+  release(host: string, now: number = this.#now()): void {
     const state = this.#hosts.get(host);
     if (!state) return;
     state.active = Math.max(0, state.active - 1);
@@ -114,23 +134,25 @@ export class HostGate {
   }
 
   #robotsFor(origin: string, now: number): RobotsEntry {
+    const inFlight = this.#robotsLoading.get(origin);
+    if (inFlight !== undefined) return inFlight;
     const cached = this.#robots.get(origin);
-    if (cached && (cached.state === "loading" || cached.expiresAt > now)) return cached;
-    if (this.#robots.size >= MAX_ROBOTS_ENTRIES) this.#evictOldest();
+    if (cached !== undefined && cached.expiresAt > now) return cached;
     const loaded = this.#options
       .fetchRobots(origin)
       .catch((error: unknown): RobotsOutcome => ({ kind: "unreachable", code: "INTERNAL", reason: String(error) }))
       .then((outcome) => {
+        this.#robotsLoading.delete(origin);
         this.#robots.set(origin, this.#entryFor(origin, outcome));
         this.#options.onRobotsReady();
       });
-    const loading: RobotsEntry = { state: "loading", loaded };
-    this.#robots.set(origin, loading);
+    const loading: RobotsLoading = { state: "loading", loaded };
+    this.#robotsLoading.set(origin, loading);
     return loading;
   }
 
-  #entryFor(origin: string, outcome: RobotsOutcome): RobotsEntry {
-    const now = Date.now();
+  #entryFor(origin: string, outcome: RobotsOutcome): RobotsRules {
+    const now = this.#now();
     const robotsTtlMs = Math.max(this.#options.robotsTtlMs, MIN_ROBOTS_TTL_MS);
     const robotsRetryMs = Math.max(this.#options.robotsRetryMs, MIN_ROBOTS_TTL_MS);
     const userAgent = this.#robotsAgent;
@@ -142,7 +164,7 @@ export class HostGate {
           expiresAt: now + robotsTtlMs,
           isAllowed: (url) => robots.isAllowed(url, userAgent) !== false,
           crawlDelayMs: (robots.getCrawlDelay(userAgent) ?? 0) * 1000,
-          note: `robots.txt of ${origin} disallows this URL`,
+          note: clampMessage(`robots.txt of ${origin} disallows this URL`),
         };
       }
       case "missing":
@@ -153,22 +175,14 @@ export class HostGate {
           return { state: "ready", expiresAt: now + robotsRetryMs, isAllowed: () => true, crawlDelayMs: 0, note: "" };
         }
         // RFC 9309 §2.3.1.4: a robots.txt answering 429/5xx or timing out means "disallow all" for now.
+        // The note becomes the message of every task it denies, so it keeps to the message bound.
         return {
           state: "ready",
           expiresAt: now + robotsRetryMs,
           isAllowed: () => false,
           crawlDelayMs: 0,
-          note: `robots.txt of ${origin} is unreachable (${outcome.reason}); treated as disallow-all (RFC 9309)`,
+          note: clampMessage(`robots.txt of ${origin} is unreachable (${outcome.reason}); treated as disallow-all (RFC 9309)`),
         };
-    }
-  }
-
-  #evictOldest(): void {
-    for (const [origin, entry] of this.#robots) {
-      if (entry.state === "ready") {
-        this.#robots.delete(origin);
-        return;
-      }
     }
   }
 }

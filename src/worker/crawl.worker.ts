@@ -1,9 +1,10 @@
 /**
- * The piscina worker: fetch (I/O) and parse (CPU) one URL, off the server's event loop.
+ * The piscina worker: fetch (I/O) and parse (CPU) one URL, or fetch one origin's robots.txt, off the
+ * server's event loop.
  * It takes plain data and returns plain data; it touches neither the database nor the events.
  */
 import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
-import { crawlPage, fetchRobots, type RedirectCheck } from "../crawler/index.js";
+import { boundCrawlOutcome, boundRobotsOutcome, crawlPage, fetchRobots, type RedirectCheck } from "../crawler/index.js";
 import type { CrawlFailure } from "../crawler/types.js";
 import {
   REDIRECT_CHECK_CHANNEL,
@@ -37,7 +38,13 @@ const askMainThread: RedirectCheck = (url) =>
     redirectChecks.postMessage({ id, url } satisfies RedirectQuestion);
   });
 
+/**
+ * Runs one job. Every string a page could make long is cut to its bound (crawler/limits.ts) here, where the
+ * reply is built, so whatever a site sends, the main thread receives no more than that (and a robots.txt
+ * body of at most ROBOTS_MAX_BYTES, capped as it is read).
+ */
 export default async function run(job: WorkerJob): Promise<WorkerReply> {
-  if (job.kind === "robots") return { worker: threadId, robots: await fetchRobots(job.origin, policy) };
-  return { worker: threadId, outcome: await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined) };
+  if (job.kind === "robots") return { worker: threadId, robots: boundRobotsOutcome(await fetchRobots(job.origin, policy)) };
+  const outcome = await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined);
+  return { worker: threadId, outcome: boundCrawlOutcome(outcome) };
 }

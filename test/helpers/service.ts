@@ -36,12 +36,22 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: "warn",
 };
 
+/** How to start the service's node process, beyond its environment. */
+export interface StartServiceOptions {
+  /** Arguments for node itself, before the script, e.g. `["--max-old-space-size=256"]` as `npm start` passes. */
+  nodeArgs?: string[];
+}
+
 /**
  * Starts the real service the way `npm start` does (node dist/src/main.js: migrations, then listen) on a
  * random port, and resolves once it prints its "listening on" line.
  */
-export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningService> {
-  const child = spawn(process.execPath, [mainJs], {
+export async function startService(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  options: StartServiceOptions = {},
+): Promise<RunningService> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), mainJs], {
     env: { ...process.env, ...TEST_ENV, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { coerceError, crawlError } from "../../../src/crawler/errors.js";
+import { CrawlError, crawlError, toCrawlFailure } from "../../../src/crawler/errors.js";
 import { httpStatusFailure, parseRetryAfter } from "../../../src/crawler/http-status.js";
+import { MAX_ERROR_MESSAGE_LENGTH } from "../../../src/crawler/limits.js";
 
 const withCode = (code: string, message = `failed with ${code}`) => Object.assign(new Error(message), { code });
 
-describe("coerceError", () => {
+describe("toCrawlFailure", () => {
   it.each([
     ["ENOTFOUND", "DNS", false],
     ["EAI_AGAIN", "DNS", true],
@@ -20,25 +21,37 @@ describe("coerceError", () => {
     ["Z_DATA_ERROR", "INTERNAL", false],
     ["ERR_SOMETHING_ELSE", "INTERNAL", false],
   ])("maps %s to %s (retryable: %s)", (code, expected, retryable) => {
-    expect(coerceError(withCode(code))).toMatchObject({ code: expected, retryable });
+    expect(toCrawlFailure(withCode(code))).toMatchObject({ code: expected, retryable });
   });
 
   it("returns a CrawlError's own failure", () => {
-    const failure = coerceError(crawlError("TOO_LARGE", "too big", false, { httpStatus: 200 }));
+    const failure = toCrawlFailure(crawlError("TOO_LARGE", "too big", false, { httpStatus: 200 }));
     expect(failure).toEqual({ code: "TOO_LARGE", message: "too big", retryable: false, httpStatus: 200 });
   });
 
   it("looks inside an AggregateError from a multi-address connect", () => {
     const err = new AggregateError([withCode("ECONNREFUSED", "connect ECONNREFUSED ::1:80")], "");
-    expect(coerceError(err)).toEqual({ code: "CONNECT", message: "connect ECONNREFUSED ::1:80", retryable: true });
+    expect(toCrawlFailure(err)).toEqual({ code: "CONNECT", message: "connect ECONNREFUSED ::1:80", retryable: true });
   });
 
   it("turns anything else into a short INTERNAL message without a stack", () => {
-    expect(coerceError("boom")).toEqual({ code: "INTERNAL", message: "non-error thrown: boom", retryable: false });
-    const long = coerceError(new TypeError("x".repeat(5000)));
+    expect(toCrawlFailure("boom")).toEqual({ code: "INTERNAL", message: "non-error thrown: boom", retryable: false });
+    const long = toCrawlFailure(new TypeError("x".repeat(5000)));
     expect(long.code).toBe("INTERNAL");
-    expect(long.message.length).toBeLessThanOrEqual(300);
+    expect(long.message).toBe(`${"x".repeat(MAX_ERROR_MESSAGE_LENGTH - 1)}…`);
     expect(long.message).not.toContain("    at ");
+  });
+
+  it("keeps a TLS failure's message within the bound, prefix included", () => {
+    const failure = toCrawlFailure(withCode("ERR_TLS_CERT_ALTNAME_INVALID", `Hostname/IP does not match: ${"h".repeat(5000)}`));
+    expect(failure.message.startsWith("TLS: Hostname/IP does not match")).toBe(true);
+    expect(failure.message).toHaveLength(MAX_ERROR_MESSAGE_LENGTH);
+  });
+
+  it("cuts the message of a CrawlError made directly, however it was built", () => {
+    const error = new CrawlError({ code: "ROBOTS_DISALLOWED", message: `redirect to http://a.example/${"p".repeat(5000)}`, retryable: false });
+    expect(error.failure.message).toHaveLength(MAX_ERROR_MESSAGE_LENGTH);
+    expect(error.message).toBe(error.failure.message);
   });
 });
 

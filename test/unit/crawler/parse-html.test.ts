@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseContentType } from "../../../src/crawler/content-type.js";
 import { decodeHtml } from "../../../src/crawler/decode.js";
+import { MAX_TITLE_LENGTH } from "../../../src/crawler/limits.js";
 import { extractPageInfo } from "../../../src/crawler/parse-html.js";
+
+/** The title as the whole text gives it: ASCII whitespace runs collapsed, trimmed, cut to the bound. */
+function referenceTitle(text: string): string {
+  const whole = text.replace(/[\t\n\f\r ]+/g, " ").trim();
+  return whole.slice(0, MAX_TITLE_LENGTH);
+}
 
 describe("extractPageInfo", () => {
   it("takes the first title, trimmed, entities decoded, whitespace collapsed", () => {
@@ -20,6 +27,48 @@ describe("extractPageInfo", () => {
 
   it("reads an unclosed title up to the end of the document", () => {
     expect(extractPageInfo("<title>cut short").title).toBe("cut short");
+  });
+
+  it("cuts a ten-million-character title to MAX_TITLE_LENGTH", () => {
+    const words = "lorem ipsum dolor sit amet ".repeat(400_000);
+    const { title, linkCount } = extractPageInfo(`<title>${words}</title><a href="/after">after</a>`);
+    expect(title).toHaveLength(MAX_TITLE_LENGTH);
+    expect(title).toBe(words.slice(0, MAX_TITLE_LENGTH));
+    // The rest of the document is still read.
+    expect(linkCount).toBe(1);
+  });
+
+  it.each([
+    ["leading whitespace", `${" \n\t".repeat(5000)}${"word ".repeat(1000)}`],
+    ["whitespace runs split across entities", `${"a&amp;  \n ".repeat(2000)}`],
+    ["megabytes of whitespace after the bound", `${"x".repeat(MAX_TITLE_LENGTH - 1)} ${" ".repeat(3_000_000)}`],
+    ["whitespace at the cut, then more text", `${"x".repeat(MAX_TITLE_LENGTH - 1)}${" ".repeat(10)}y${" ".repeat(10)}`],
+    ["non-breaking spaces at the cut, then only whitespace", `${"x".repeat(MAX_TITLE_LENGTH - 1)}\u00a0\u00a0\u00a0 \n `],
+    ["non-breaking spaces at the cut, then text", `${"x".repeat(MAX_TITLE_LENGTH - 1)}\u00a0\u00a0\u00a0 z`],
+    ["a title just at the bound", `  ${"t".repeat(MAX_TITLE_LENGTH)}  `],
+    ["a title one over the bound", `${"t".repeat(MAX_TITLE_LENGTH + 1)}`],
+  ])("gives the same title as collapsing the whole text first (%s)", (_label, text) => {
+    const html = `<title>${text}</title>`;
+    const whole = text.replaceAll("&amp;", "&");
+    expect(extractPageInfo(html).title).toBe(referenceTitle(whole));
+  });
+
+  it("gives the same title as collapsing the whole text first, on random whitespace-heavy titles", () => {
+    const pieces = ["a", "bc", " ", "  ", "\n", "\t\t", "&amp;", "\u00a0", "é", "&lt;x&gt;"];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 50; round += 1) {
+      const length = Math.floor(random() * 3 * MAX_TITLE_LENGTH);
+      let text = "";
+      while (text.length < length) text += pieces[Math.floor(random() * pieces.length)];
+      const decoded = text.replaceAll("&amp;", "&").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
+      expect(extractPageInfo(`<title>${text}</title>`).title, `round ${round}`).toBe(referenceTitle(decoded));
+    }
+  });
+
+  it("never ends a cut title with half of a surrogate pair", () => {
+    const title = extractPageInfo(`<title>${"x".repeat(MAX_TITLE_LENGTH - 1)}😀😀</title>`).title!;
+    expect(title).toBe("x".repeat(MAX_TITLE_LENGTH - 1));
   });
 
   it("counts <a> elements with an href, whatever their case or value", () => {

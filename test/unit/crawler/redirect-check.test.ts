@@ -52,6 +52,8 @@ describe("crawlPage with a redirect check", () => {
       },
     );
     expect(outcome).toMatchObject({ ok: false, error: { code: "BLOCKED_ADDRESS" } });
+    // Refused after the request that redirected: that attempt counts.
+    expect(!outcome.ok && "beforeRequest" in outcome.error).toBe(false);
     expect(asked).toEqual([]);
     expect(site.requestCount("/page/9")).toBe(0);
   });

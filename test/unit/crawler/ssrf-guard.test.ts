@@ -1,4 +1,5 @@
 import type { LookupAddress, LookupOptions } from "node:dns";
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { closeHttpAgents, crawlPage, fetchRobots, type CrawlOutcome } from "../../../src/crawler/index.js";
 import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
@@ -119,3 +120,70 @@ describe("the SSRF guard, end to end against the loopback fixture", () => {
     site.setRobots(null);
   });
 });
+
+describe("beforeRequest: a refusal of the first hop is not an attempt", () => {
+  const failureOf = (outcome: CrawlOutcome) => {
+    if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome.page)}`);
+    return outcome.error;
+  };
+
+  it.each([
+    ["an IP literal (checked before the agent)", (port: number) => `http://127.0.0.1:${port}/page/1`, {}],
+    ["localhost (refused in the agent's lookup)", (port: number) => `http://localhost:${port}/page/1`, {}],
+    [
+      "a name whose resolve override is loopback (refused in the agent's lookup)",
+      (port: number) => `http://www.public-site.test:${port}/page/1`,
+      { resolve: { "www.public-site.test": "127.0.0.1" } },
+    ],
+  ])("is set when the guard refuses the first hop: %s", async (_label, target, overrides) => {
+    const error = failureOf(await crawlPage(target(site.port), testPolicy({ allowPrivate: false, ...overrides })));
+    expect(error).toMatchObject({ code: "BLOCKED_ADDRESS", retryable: false, beforeRequest: true });
+    expect(site.requestCount()).toBe(0);
+  });
+
+  it.each([
+    ["an IP literal", (port: number) => `http://127.0.0.1:${port}/page/2`],
+    ["a name resolving to loopback", (port: number) => `http://rebound.test:${port}/page/2`],
+  ])("is not set when the guard refuses a redirect hop to %s (a request was made)", async (_label, target) => {
+    const policy = testPolicy({
+      allowPrivate: false,
+      allowList: ["fixture.test"],
+      resolve: { "fixture.test": "127.0.0.1", "rebound.test": "127.0.0.1" },
+    });
+    const url = `http://fixture.test:${site.port}/redirect-to?url=${encodeURIComponent(target(site.port))}`;
+    const error = failureOf(await crawlPage(url, policy));
+    expect(error.code).toBe("BLOCKED_ADDRESS");
+    expect(error).not.toHaveProperty("beforeRequest");
+    expect(site.requestCount("/redirect-to")).toBe(1);
+  });
+
+  it("is not set for a name that does not resolve (DNS)", async () => {
+    const error = failureOf(await crawlPage("http://no-such-host.test/", guarded));
+    expect(error.code).toBe("DNS");
+    expect(error).not.toHaveProperty("beforeRequest");
+  });
+
+  it("is not set for a connection refused (CONNECT)", async () => {
+    const port = await closedPort();
+    const error = failureOf(await crawlPage(`http://127.0.0.1:${port}/`, testPolicy()));
+    expect(error.code).toBe("CONNECT");
+    expect(error).not.toHaveProperty("beforeRequest");
+  });
+
+  it("is not set on a page that was fetched and failed (HTTP_STATUS)", async () => {
+    const error = failureOf(await crawlPage(site.url("/status/404"), testPolicy()));
+    expect(error).toEqual({ code: "HTTP_STATUS", message: "HTTP 404 Not Found", retryable: false, httpStatus: 404 });
+  });
+});
+
+/** A loopback port nothing listens on (bound, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { MAX_ERROR_MESSAGE_LENGTH } from "../../../src/crawler/limits.js";
 import type { RobotsOutcome } from "../../../src/crawler/types.js";
 import { HostGate, robotsProductToken, type HostGateOptions } from "../../../src/pool/host-gate.js";
 import type { SubmissionOptions } from "../../../src/tasks/task.js";
@@ -18,8 +19,12 @@ function task(url: string, options: Partial<SubmissionOptions> = {}): ClaimCandi
 
 const robotsTask = (url: string, options: Partial<SubmissionOptions> = {}) => task(url, { respectRobots: true, ...options });
 
-/** A gate whose robots.txt answers come from `answers` (by origin), counting fetches. */
+/**
+ * A gate whose robots.txt answers come from `answers` (by origin), counting fetches, on a clock that
+ * stands at T0 until a test moves `clock.now`.
+ */
 function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string, RobotsOutcome | Error> = {}) {
+  const clock = { now: T0 };
   const fetched: string[] = [];
   let readyCount = 0;
   let onReady: (() => void) | null = null;
@@ -38,6 +43,7 @@ function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string
       readyCount++;
       onReady?.();
     },
+    now: () => clock.now,
     ...options,
   });
   /** Resolves once `n` robots.txt answers in all have been taken in. */
@@ -49,7 +55,7 @@ function gateWith(options: Partial<HostGateOptions> = {}, answers: Record<string
       onReady = check;
       check();
     });
-  return { gate, fetched, robotsReady };
+  return { gate, fetched, robotsReady, clock };
 }
 
 /** Asks for `t` until robots.txt is loaded, returning the final verdict. */
@@ -93,6 +99,16 @@ describe("HostGate: requests in flight per host", () => {
     expect(gate.admit(task("http://a.example:8080/"), T0).verdict).toBe("admit");
     expect(gate.admit(task("http://a.example:9090/"), T0).verdict).toBe("wait");
     expect(gate.admit(task("http://www.a.example/"), T0).verdict).toBe("admit");
+  });
+
+  it("releases by the injected clock when no time is given", () => {
+    const env = gateWith();
+    expect(env.gate.admit(task("http://a.example/1", { hostDelayMs: 200 }), T0).verdict).toBe("admit");
+    env.clock.now = T0 + 100;
+    env.gate.release("a.example");
+    // Still within its delay at the clock's time: the host is remembered, and busy until T0 + 200.
+    expect(env.gate.busyHosts(T0 + 150)).toEqual(["a.example"]);
+    expect(env.gate.nextOpening(T0 + 150)).toBe(T0 + 200);
   });
 
   it("ignores a release for a host it does not know, and never counts below zero", () => {
@@ -206,6 +222,14 @@ describe("HostGate: robots.txt", () => {
     },
   );
 
+  it("keeps a deny reason within MAX_ERROR_MESSAGE_LENGTH, however long the reason it quotes", async () => {
+    const reason = `HTTP 503 Service Unavailable ${"r".repeat(MAX_ERROR_MESSAGE_LENGTH)}`;
+    const env = gateWith({}, { [origin]: { kind: "unreachable", code: "HTTP_STATUS", reason } });
+    const verdict = await decide(env, robotsTask(`${origin}/page`));
+    expect(verdict.verdict === "deny" && verdict.reason).toMatch(new RegExp(`^robots\\.txt of ${origin} is unreachable \\(HTTP 503 Service Unavailable r+…$`));
+    expect(verdict.verdict === "deny" && verdict.reason.length).toBe(MAX_ERROR_MESSAGE_LENGTH);
+  });
+
   it("treats a robots.txt fetch that throws as unreachable (disallow-all)", async () => {
     const env = gateWith({}, { [origin]: new Error("pool is gone") });
     const verdict = await decide(env, robotsTask(`${origin}/page`));
@@ -215,12 +239,12 @@ describe("HostGate: robots.txt", () => {
 
   it("asks again once the TTL has passed", async () => {
     const env = gateWith({ robotsTtlMs: 1000 }, { [origin]: found("User-agent: *\nDisallow:\n") });
-    await decide(env, robotsTask(`${origin}/1`), Date.now());
+    await decide(env, robotsTask(`${origin}/1`), T0);
     env.gate.release("site.example");
-    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now()).verdict).toBe("admit");
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 999).verdict).toBe("admit");
     expect(env.fetched).toHaveLength(1);
     env.gate.release("site.example");
-    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1000).verdict).toBe("wait");
     expect(env.fetched).toHaveLength(2);
   });
 
@@ -229,9 +253,20 @@ describe("HostGate: robots.txt", () => {
       { robotsRetryMs: 1000 },
       { [origin]: { kind: "unreachable", code: "HTTP_STATUS", reason: "HTTP 503 Service Unavailable" } },
     );
-    await decide(env, robotsTask(`${origin}/1`), Date.now());
-    expect(env.gate.admit(robotsTask(`${origin}/2`), Date.now() + 999).verdict).toBe("deny");
-    expect(env.gate.admit(robotsTask(`${origin}/3`), Date.now() + 1001).verdict).toBe("wait");
+    await decide(env, robotsTask(`${origin}/1`), T0);
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 999).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1000).verdict).toBe("wait");
+    expect(env.fetched).toHaveLength(2);
+  });
+
+  it("dates a robots.txt by the injected clock when it arrives, not when it was asked for", async () => {
+    const env = gateWith({ robotsTtlMs: 1000 }, { [origin]: found("User-agent: *\nDisallow:\n") });
+    expect(env.gate.admit(robotsTask(`${origin}/1`), T0).verdict).toBe("wait");
+    env.clock.now = T0 + 500; // the fetch took 500 ms
+    await env.robotsReady();
+    expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 1499).verdict).toBe("admit");
+    expect(env.fetched).toHaveLength(1);
+    expect(env.gate.admit(robotsTask(`${origin}/3`), T0 + 1500).verdict).toBe("wait");
     expect(env.fetched).toHaveLength(2);
   });
 });
@@ -253,7 +288,7 @@ describe("HostGate: redirect hops", () => {
     expect(allowed).toBeNull();
     expect(env.fetched).toEqual([origin]);
     // The same cache serves tasks and hops.
-    expect(env.gate.admit(robotsTask(`${origin}/private/2`), Date.now()).verdict).toBe("deny");
+    expect(env.gate.admit(robotsTask(`${origin}/private/2`), T0).verdict).toBe("deny");
     expect(env.fetched).toEqual([origin]);
   });
 
@@ -271,11 +306,60 @@ describe("HostGate: robots TTL floor", () => {
   it("keeps a robots.txt long enough for the tasks that waited for it, even with a TTL of 0", async () => {
     const env = gateWith({ robotsTtlMs: 0 }, { "http://site.example": { kind: "missing", httpStatus: 404 } });
     const waiting = robotsTask("http://site.example/1");
-    expect(env.gate.admit(waiting, Date.now()).verdict).toBe("wait");
+    expect(env.gate.admit(waiting, T0).verdict).toBe("wait");
     await env.robotsReady();
     // Admitted a little later (the dispatcher's next pass), not sent to fetch robots.txt again forever.
-    expect(env.gate.admit(waiting, Date.now() + 50).verdict).toBe("admit");
+    expect(env.gate.admit(waiting, T0 + 50).verdict).toBe("admit");
     expect(env.fetched).toHaveLength(1);
+  });
+});
+
+describe("HostGate: robots cache size", () => {
+  const missing: RobotsOutcome = { kind: "missing", httpStatus: 404 };
+
+  it("keeps at most maxRobotsEntries origins' rules, dropping the least recently used", async () => {
+    const env = gateWith({ maxRobotsEntries: 2 });
+    await decide(env, robotsTask("http://a.example/1"), T0, 1);
+    await decide(env, robotsTask("http://b.example/1"), T0, 2);
+    // a is used again, so b is the least recently used when c arrives.
+    expect(env.gate.admit(robotsTask("http://a.example/2"), T0).verdict).toBe("admit");
+    await decide(env, robotsTask("http://c.example/1"), T0, 3);
+    expect(env.fetched).toEqual(["http://a.example", "http://b.example", "http://c.example"]);
+    expect(env.gate.admit(robotsTask("http://a.example/3"), T0).verdict).toBe("admit");
+    expect(env.gate.admit(robotsTask("http://b.example/2"), T0).verdict).toBe("wait");
+    expect(env.fetched).toEqual(["http://a.example", "http://b.example", "http://c.example", "http://b.example"]);
+  });
+
+  it("never drops a robots.txt still loading, however many others arrive meanwhile", async () => {
+    let answerSlow: (outcome: RobotsOutcome) => void = () => {};
+    const fetched: string[] = [];
+    let ready = 0;
+    const gate = new HostGate({
+      perHostConcurrency: 4,
+      robotsTtlMs: 3_600_000,
+      robotsRetryMs: 60_000,
+      userAgent: "crawlq/0.1",
+      maxRobotsEntries: 2,
+      fetchRobots: (origin) => {
+        fetched.push(origin);
+        if (origin === "http://slow.example") return new Promise((resolve) => (answerSlow = resolve));
+        return Promise.resolve(missing);
+      },
+      onRobotsReady: () => ready++,
+    });
+    const slowTask = robotsTask("http://slow.example/private");
+    expect(gate.admit(slowTask, T0).verdict).toBe("wait");
+    const hop = gate.checkRedirect("http://slow.example/private");
+    for (const n of [1, 2, 3, 4, 5]) {
+      gate.admit(robotsTask(`http://other-${n}.example/`), T0);
+      await vi.waitFor(() => expect(ready).toBe(n));
+    }
+    // Still loading, still one fetch: the five others came and went around it.
+    expect(gate.admit(slowTask, T0).verdict).toBe("wait");
+    answerSlow({ kind: "found", url: "http://slow.example/robots.txt", body: "User-agent: *\nDisallow: /private\n" });
+    expect((await hop)?.code).toBe("ROBOTS_DISALLOWED");
+    expect(gate.admit(slowTask, T0).verdict).toBe("deny");
+    expect(fetched.filter((origin) => origin === "http://slow.example")).toHaveLength(1);
   });
 });
 
