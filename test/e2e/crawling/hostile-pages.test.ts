@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_TITLE_LENGTH } from "../../../src/crawler/limits.js";
-import { HUGE_TITLE_LENGTH, hugeTitle, startFixtureSite, type FixtureSite } from "../../helpers/fixture-site.js";
-import { gqlData } from "../../helpers/graphql.js";
+import { HUGE_TITLE_LENGTH, hugeTitle, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
+import { gqlData } from "../../../testkit/graphql-client.js";
 import { BATCH, SUBMIT, type BatchData, type SubmitData } from "../../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
 

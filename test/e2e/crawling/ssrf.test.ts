@@ -61,12 +61,12 @@ describe.each([
     return targets;
   };
 
-  it("refuses every loopback target with BLOCKED_ADDRESS, on the first attempt, and sends it nothing", async () => {
+  it("refuses every loopback target with BLOCKED_ADDRESS before any request, counting no attempt, and sends it nothing", async () => {
     const targets = directTargets();
     const done = await crawlq.crawl(targets.map(([, url]) => url));
     for (const [i, [label]] of targets.entries()) {
       const task = done[i]!;
-      expect(task, label).toMatchObject({ status: "FAILED", attempts: 1, result: null });
+      expect(task, label).toMatchObject({ status: "FAILED", attempts: 0, result: null });
       expect(task.error?.code, `${label}: ${task.error?.message}`).toBe("BLOCKED_ADDRESS");
       expect(task.error?.message, label).toMatch(/blocked address/);
     }

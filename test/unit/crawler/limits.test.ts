@@ -10,7 +10,7 @@ import {
   MAX_FINAL_URL_LENGTH,
   MAX_TITLE_LENGTH,
 } from "../../../src/crawler/limits.js";
-import { hugeTitle, type FixtureSite } from "../../helpers/fixture-site.js";
+import { hugeTitle, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy, useFixtureSite } from "./policy.js";
 
 let site: FixtureSite;
