@@ -46,7 +46,7 @@ const envSchema = z.object({
   CRAWLQ_MAX_BATCH_IDS: int(1, 1_000_000).default(10_000),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
-  /** Diagnostics for the benchmark: on SIGUSR2, print the repository's statement counts on stdout. */
+  /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
   CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
 
