@@ -1,26 +1,12 @@
 import type Database from "better-sqlite3";
+import type { Task as TaskModel } from "../../../generated/prisma/client.js";
 import { INITIAL_STATUS, TRANSITIONS, type TransitionName } from "../../task-state.js";
 
-/** A Task row as better-sqlite3 returns it (DATETIME columns as epoch milliseconds; Prisma gives Dates). */
-export type TaskRow = {
-  id: number;
-  submissionId: number;
-  url: string;
-  host: string;
-  status: string;
-  attempts: number;
-  claimedBy: string | null;
-  worker: number | null;
-  httpStatus: number | null;
-  finalUrl: string | null;
-  contentType: string | null;
-  contentLength: number | null;
-  title: string | null;
-  linkCount: number | null;
-  fetchMs: number | null;
-  parseMs: number | null;
-  errorCode: string | null;
-  errorMessage: string | null;
+/**
+ * A Task row as better-sqlite3 returns it: the Prisma model's columns (one shape, from schema.prisma), with
+ * DATETIME columns as epoch milliseconds (Prisma's own reads give Dates).
+ */
+export type TaskRow = Omit<TaskModel, "runAt" | "createdAt" | "startedAt" | "finishedAt"> & {
   createdAt: Date | number;
   startedAt: Date | number | null;
   finishedAt: Date | number | null;
