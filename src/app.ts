@@ -99,9 +99,12 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   const server = new HttpServer(yoga);
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
-  // operation, and the main thread's memory (process.memoryUsage(), bytes).
-  const printCounters = () =>
-    process.stdout.write(`crawlq-counters ${JSON.stringify({ ...store.statementCounts(), memory: process.memoryUsage() })}\n`);
+  // operation, live bus subscriptions and open waits/streams (a leak shows in both), and the main
+  // thread's memory (process.memoryUsage(), bytes).
+  const printCounters = () => {
+    const counters = { ...store.statementCounts(), subscriptions: bus.subscriptionCount(), openFeeds: service.openFeeds };
+    process.stdout.write(`crawlq-counters ${JSON.stringify({ ...counters, memory: process.memoryUsage() })}\n`);
+  };
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
   await dispatcher.start();
