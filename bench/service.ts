@@ -109,9 +109,10 @@ export async function startBenchService(
     async counters() {
       const line = nextLine("crawlq-counters ", 10_000);
       child.kill("SIGUSR2");
-      const { memory, ...counts } = JSON.parse((await line).slice((await line).indexOf("{"))) as Record<string, number> & {
-        memory?: NodeJS.MemoryUsage;
-      };
+      // Everything but memory and the two live gauges is a statement count.
+      const { memory, subscriptions: _subscriptions, openFeeds: _openFeeds, ...counts } = JSON.parse(
+        (await line).slice((await line).indexOf("{")),
+      ) as Record<string, number> & { memory?: NodeJS.MemoryUsage };
       lastMemory = memory ?? null;
       return counts;
     },
