@@ -91,7 +91,7 @@ export class Dispatcher {
       return;
     }
     this.#pumping = true;
-    void this.#pump().finally(() => (this.#pumping = false));
+    void this.#pump();
   }
 
   /**
@@ -135,6 +135,11 @@ export class Dispatcher {
       const delay = this.#writeRetryDelay(++this.#failedClaims);
       this.#deps.logger.error({ err: toError(error), retryInMs: delay }, "dispatcher could not claim tasks");
       this.#wakeAt(Date.now() + delay);
+    } finally {
+      // In the same synchronous step as the loop's last look at #pumpAgain, so that a wake() arriving
+      // after it starts a new pump. (Cleared in a `.finally()` instead, #pumping stayed set a few
+      // microtasks longer, and a wake() in between set #pumpAgain for a pump that had already ended.)
+      this.#pumping = false;
     }
   }
 

@@ -79,6 +79,11 @@ async function harness(options: HarnessOptions = {}) {
   return { dispatcher, store, real, bus, lifecycle, pool, gate, robotsFetched, submit, read };
 }
 
+/** Lets `n` turns of the microtask queue pass (no timer, no event-loop turn). */
+async function microtasks(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
+
 const urlsOn = (host: string, n: number) => Array.from({ length: n }, (_, i) => `https://${host}/page/${i}`);
 
 describe("Dispatcher", () => {
@@ -218,6 +223,25 @@ describe("Dispatcher", () => {
     // The crashed process's claim can no longer end the task.
     expect(await dead.finishAttempts([{ id: orphan.id, attempt: orphanClaim!.task.attempts, worker: 1, kind: "fail", error: { code: "INTERNAL", message: "late" }, attemptMade: true }])).toEqual([]);
     expect(sub.done.countsById()).toEqual(new Map([[orphan.id, 1], [sub.tasks[1]!.id, 1]]));
+  });
+
+  // wake() while a pump runs asks it to look again; one arriving just as the pump ends must start a new one.
+  it("never loses a wake() that arrives while the dispatcher is finishing a look for work", async () => {
+    for (let ticks = 0; ticks <= 12; ticks++) {
+      const h = await harness();
+      // The dispatcher's first look finds nothing and then asks when a delayed task is due: it waits there.
+      const pause = h.store.pauseNextRunAt();
+      await h.dispatcher.start();
+      await within(WAIT_MS, "the first look for work", pause.reached);
+      // A submission commits after that look's claim, and wakes the dispatcher (as TaskService does),
+      // `ticks` microtasks after the look resumes: at some offset the wake lands as the look ends.
+      const sub = await h.submit(["https://a.example/late-submission"]);
+      pause.resume();
+      await microtasks(ticks);
+      h.dispatcher.wake();
+      await within(1_000, `the completion (wake ${ticks} microtasks after the look resumed)`, sub.done.until(1));
+      await closers.pop()!();
+    }
   });
 
   describe("with a failing database", () => {

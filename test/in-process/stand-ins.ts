@@ -137,6 +137,7 @@ export class FlakyStore implements TaskStore {
   claimFailsAfterAdmitting = Infinity;
   readonly #failing = new Map<FlakyOperation, number>();
   readonly #listeners = new Set<(event: FlakyEvent) => void>();
+  #nextRunAtPause: { reached: () => void; resumed: Promise<void> } | null = null;
 
   constructor(inner: TaskStore) {
     this.inner = inner;
@@ -210,8 +211,24 @@ export class FlakyStore implements TaskStore {
   countByStatus(): Promise<Record<TaskStatus, number>> {
     return this.inner.countByStatus();
   }
-  nextRunAt(now: number): Promise<number | null> {
+  async nextRunAt(now: number): Promise<number | null> {
+    const pause = this.#nextRunAtPause;
+    this.#nextRunAtPause = null;
+    if (pause) {
+      pause.reached();
+      await pause.resumed;
+    }
     return this.inner.nextRunAt(now);
+  }
+
+  /** The next nextRunAt call waits until `resume()`; `reached` resolves when that call arrives. */
+  pauseNextRunAt(): { reached: Promise<void>; resume: () => void } {
+    let reached!: () => void;
+    let resume!: () => void;
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    this.#nextRunAtPause = { reached, resumed };
+    return { reached: arrived, resume };
   }
   reject(ids: readonly number[], error: TaskError, now: number): Promise<Task[]> {
     return this.inner.reject(ids, error, now);
