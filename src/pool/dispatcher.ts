@@ -48,6 +48,8 @@ export class Dispatcher {
   readonly #running = new Map<number, ClaimedTask>();
   // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
   #abandoned = false;
+  // Tasks whose result arrived after that: settled without saving; stop() puts them back to PENDING too.
+  readonly #ignored: number[] = [];
   #unsaved: AttemptOutcome[] = [];
   readonly #saveTries = new Map<number, number>();
   // Results given up on whose requeue has not committed yet either.
@@ -113,7 +115,8 @@ export class Dispatcher {
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     this.#abandoned = true;
     await this.#save();
-    const unfinished = [...this.#running.keys()];
+    // A crawl that ended while the last results were being saved left #running unsaved: requeue it as well.
+    const unfinished = [...this.#running.keys(), ...this.#ignored];
     if (unfinished.length === 0) return;
     try {
       const requeued = await this.#deps.lifecycle.requeue(unfinished);
@@ -196,8 +199,11 @@ export class Dispatcher {
         },
       )
       .then((outcome) => {
-        if (this.#abandoned) this.#settle(task.id); // shutdown: stop() put it back to PENDING
-        else this.#queueForSave(outcome);
+        if (this.#abandoned) {
+          // Shutdown: the result is dropped and stop() puts the task back to PENDING.
+          this.#ignored.push(task.id);
+          this.#settle(task.id);
+        } else this.#queueForSave(outcome);
       });
   }
 

@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout } from "node:timers/promises";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RobotsOutcome } from "../../src/crawler/types.js";
@@ -209,6 +209,33 @@ describe("Dispatcher", () => {
     expect(h.dispatcher.inFlight).toBe(0);
   });
 
+  it("stop(grace): a crawl that ends while stop() saves the last results still goes back to PENDING", async () => {
+    const h = await harness();
+    h.pool.hold();
+    const sub = await h.submit(["https://a.example/saved", "https://b.example/late"]);
+    const [saved, late] = sub.tasks as [Task, Task];
+    await h.dispatcher.start();
+    await within(WAIT_MS, "both crawls", h.pool.until(() => h.pool.jobs.length === 2));
+    // The first result's write is under way (held) when the shutdown starts...
+    const save = h.store.pause("finishAttempts");
+    h.pool.release(saved.id);
+    await within(WAIT_MS, "the first result's write", save.reached);
+    const graceMs = 5;
+    const stopping = h.dispatcher.stop(graceMs);
+    // ...the grace runs out (a timer of the same length set after stop()'s fires after it), so stop()
+    // gives up on the running crawl and waits for that write; meanwhile the crawl ends.
+    await setTimeout(graceMs);
+    h.pool.release(late.id);
+    await within(WAIT_MS, "the late crawl", h.pool.until(() => h.pool.active("b.example") === 0));
+    await nextTurn();
+    save.resume();
+    await stopping;
+    const [savedRow, lateRow] = await h.read(sub.tasks);
+    expect(savedRow).toMatchObject({ status: "SUCCEEDED" });
+    expect(lateRow).toMatchObject({ status: "PENDING", attempts: 1 });
+    expect(sub.done.tasks).toEqual([savedRow]);
+  });
+
   it("start() puts the claims another process left RUNNING back to PENDING and runs them", async () => {
     const h = await harness();
     const sub = await h.submit(["https://a.example/orphan", "https://a.example/pending"]);
@@ -230,7 +257,7 @@ describe("Dispatcher", () => {
     for (let ticks = 0; ticks <= 12; ticks++) {
       const h = await harness();
       // The dispatcher's first look finds nothing and then asks when a delayed task is due: it waits there.
-      const pause = h.store.pauseNextRunAt();
+      const pause = h.store.pause("nextRunAt");
       await h.dispatcher.start();
       await within(WAIT_MS, "the first look for work", pause.reached);
       // A submission commits after that look's claim, and wakes the dispatcher (as TaskService does),

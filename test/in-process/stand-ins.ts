@@ -118,6 +118,7 @@ export class StandInPool implements CrawlRunner {
 }
 
 export type FlakyOperation = "claim" | "finishAttempts" | "requeue";
+export type PausableOperation = "nextRunAt" | "finishAttempts";
 
 export type FlakyEvent =
   | { kind: "failed"; operation: FlakyOperation; failures: number }
@@ -137,7 +138,7 @@ export class FlakyStore implements TaskStore {
   claimFailsAfterAdmitting = Infinity;
   readonly #failing = new Map<FlakyOperation, number>();
   readonly #listeners = new Set<(event: FlakyEvent) => void>();
-  #nextRunAtPause: { reached: () => void; resumed: Promise<void> } | null = null;
+  readonly #pauses = new Map<PausableOperation, { reached: () => void; resumed: Promise<void> }>();
 
   constructor(inner: TaskStore) {
     this.inner = inner;
@@ -184,6 +185,7 @@ export class FlakyStore implements TaskStore {
   }
 
   async finishAttempts(owner: string, outcomes: readonly AttemptOutcome[], now: number): Promise<Task[]> {
+    await this.#pausedAt("finishAttempts");
     if (this.#shouldFail("finishAttempts")) throw this.#failed("finishAttempts");
     return this.inner.finishAttempts(owner, outcomes, now);
   }
@@ -212,24 +214,28 @@ export class FlakyStore implements TaskStore {
     return this.inner.countByStatus();
   }
   async nextRunAt(now: number): Promise<number | null> {
-    const pause = this.#nextRunAtPause;
-    this.#nextRunAtPause = null;
-    if (pause) {
-      pause.reached();
-      await pause.resumed;
-    }
+    await this.#pausedAt("nextRunAt");
     return this.inner.nextRunAt(now);
   }
 
-  /** The next nextRunAt call waits until `resume()`; `reached` resolves when that call arrives. */
-  pauseNextRunAt(): { reached: Promise<void>; resume: () => void } {
+  /** The next call of `operation` waits until `resume()`; `reached` resolves when that call arrives. */
+  pause(operation: PausableOperation): { reached: Promise<void>; resume: () => void } {
     let reached!: () => void;
     let resume!: () => void;
     const arrived = new Promise<void>((resolve) => (reached = resolve));
     const resumed = new Promise<void>((resolve) => (resume = resolve));
-    this.#nextRunAtPause = { reached, resumed };
+    this.#pauses.set(operation, { reached, resumed });
     return { reached: arrived, resume };
   }
+
+  async #pausedAt(operation: PausableOperation): Promise<void> {
+    const pause = this.#pauses.get(operation);
+    if (!pause) return;
+    this.#pauses.delete(operation);
+    pause.reached();
+    await pause.resumed;
+  }
+
   reject(ids: readonly number[], error: TaskError, now: number): Promise<Task[]> {
     return this.inner.reject(ids, error, now);
   }
