@@ -59,6 +59,8 @@ export class Dispatcher {
   #failedClaims = 0;
   #failedSaves = 0;
   #pumping = false;
+  // The pump under way: stop() waits for it, so that the tasks of a claim in flight are in #running.
+  #pumped: Promise<void> = Promise.resolve();
   #pumpAgain = false;
   #stopped = false;
   #wakeTimer: NodeJS.Timeout | null = null;
@@ -93,7 +95,7 @@ export class Dispatcher {
       return;
     }
     this.#pumping = true;
-    void this.#pump();
+    this.#pumped = this.#pump();
   }
 
   /**
@@ -103,6 +105,8 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    // A claim may be under way (the store is asynchronous): its tasks start and get the same grace.
+    if (this.#pumping) await this.#pumped;
     if (this.#running.size > this.#unsaved.length + this.#unrequeued.size) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

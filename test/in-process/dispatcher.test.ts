@@ -222,9 +222,9 @@ describe("Dispatcher", () => {
     await within(WAIT_MS, "the first result's write", save.reached);
     const graceMs = 5;
     const stopping = h.dispatcher.stop(graceMs);
-    // ...the grace runs out (a timer of the same length set after stop()'s fires after it), so stop()
+    // ...the grace runs out (a timer set after stop()'s and expiring later fires after it), so stop()
     // gives up on the running crawl and waits for that write; meanwhile the crawl ends.
-    await setTimeout(graceMs);
+    await setTimeout(graceMs * 4);
     h.pool.release(late.id);
     await within(WAIT_MS, "the late crawl", h.pool.until(() => h.pool.active("b.example") === 0));
     await nextTurn();
@@ -234,6 +234,30 @@ describe("Dispatcher", () => {
     expect(savedRow).toMatchObject({ status: "SUCCEEDED" });
     expect(lateRow).toMatchObject({ status: "PENDING", attempts: 1 });
     expect(sub.done.tasks).toEqual([savedRow]);
+  });
+
+  it("stop() lets a claim in flight finish: the tasks it claimed go back to PENDING, unpublished", async () => {
+    const h = await harness();
+    h.pool.hold();
+    const sub = await h.submit(["https://a.example/claimed-during-stop"]);
+    // A store whose claim takes a while (any store with real I/O): the shutdown starts while it is under way.
+    const claim = h.store.pause("claim");
+    await h.dispatcher.start();
+    await within(WAIT_MS, "the claim", claim.reached);
+    const stopping = h.dispatcher.stop(0);
+    await nextTurn();
+    claim.resume();
+    await stopping;
+    // The claim committed and its task went to the pool (before stop() resolved, or, were stop() not to
+    // wait for the claim, after it).
+    await within(WAIT_MS, "the claimed task's crawl", h.pool.until(() => h.pool.jobs.length === 1));
+    const [row] = await h.read(sub.tasks);
+    expect(row).toMatchObject({ status: "PENDING", attempts: 1 });
+    h.pool.release();
+    await within(WAIT_MS, "the crawl", h.pool.until(() => h.pool.active("a.example") === 0));
+    await nextTurn();
+    expect(await h.read(sub.tasks)).toEqual([row]);
+    expect(sub.done.tasks).toEqual([]);
   });
 
   it("start() puts the claims another process left RUNNING back to PENDING and runs them", async () => {

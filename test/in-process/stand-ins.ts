@@ -118,7 +118,7 @@ export class StandInPool implements CrawlRunner {
 }
 
 export type FlakyOperation = "claim" | "finishAttempts" | "requeue";
-export type PausableOperation = "nextRunAt" | "finishAttempts";
+export type PausableOperation = "claim" | "nextRunAt" | "finishAttempts";
 
 export type FlakyEvent =
   | { kind: "failed"; operation: FlakyOperation; failures: number }
@@ -171,6 +171,7 @@ export class FlakyStore implements TaskStore {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
+    await this.#pausedAt("claim");
     if (!this.#shouldFail("claim")) return this.inner.claim(request);
     let admitted = 0;
     await this.inner.claim({
