@@ -3,10 +3,11 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RobotsOutcome } from "../../src/crawler/types.js";
 import { Dispatcher, type DispatcherOptions } from "../../src/pool/dispatcher.js";
-import { HostGate } from "../../src/pool/host-gate.js";
+import { HostGate, type Admission } from "../../src/pool/host-gate.js";
 import { InProcessCompletionBus } from "../../src/tasks/bus/in-process-bus.js";
 import type { SubmissionOptions, Task } from "../../src/tasks/task.js";
 import { TaskLifecycle } from "../../src/tasks/task-lifecycle.js";
+import type { ClaimCandidate } from "../../src/tasks/task-store.js";
 import { useFreshSqlite } from "./fresh-sqlite.js";
 import { Completions, FlakyStore, pageFor, StandInPool, within } from "./stand-ins.js";
 
@@ -22,6 +23,16 @@ interface HarnessOptions {
   perHostCap?: number;
   robots?: Record<string, RobotsOutcome>;
   dispatcher?: Partial<DispatcherOptions>;
+}
+
+/** The real HostGate, recording the time of every admission it grants. */
+class RecordingGate extends HostGate {
+  readonly admittedAt: number[] = [];
+  override admit(task: ClaimCandidate, now: number): Admission {
+    const admission = super.admit(task, now);
+    if (admission.verdict === "admit") this.admittedAt.push(now);
+    return admission;
+  }
 }
 
 const closers: Array<() => Promise<void>> = [];
@@ -41,7 +52,7 @@ async function harness(options: HarnessOptions = {}) {
   const pool = new StandInPool();
   const robotsFetched: string[] = [];
   let dispatcher: Dispatcher | undefined;
-  const gate = new HostGate({
+  const gate = new RecordingGate({
     perHostConcurrency: options.perHostCap ?? 8,
     robotsTtlMs: 60_000,
     robotsRetryMs: 60_000,
@@ -119,6 +130,31 @@ describe("Dispatcher", () => {
     await h.dispatcher.start();
     await within(WAIT_MS, "12 completions", sub.done.until(12));
     expect(h.pool.maxActiveTotal).toBe(3);
+  });
+
+  it("does not let a busy host hold back the tasks of other hosts queued behind it", async () => {
+    const h = await harness({ dispatcher: { maxInFlight: 3 } });
+    h.pool.hold();
+    const busy = await h.submit(urlsOn("busy.example", 10), { perHostConcurrency: 1 });
+    const other = await h.submit(["https://other.example/1", "https://other.example/2"]);
+    await h.dispatcher.start();
+    await within(WAIT_MS, "a crawl on busy.example and both on other.example", h.pool.until(() => h.pool.jobs.length === 3));
+    expect(h.pool.jobs.map((j) => new URL(j.url).hostname).sort()).toEqual(["busy.example", "other.example", "other.example"]);
+    h.pool.release();
+    await within(WAIT_MS, "every completion", Promise.all([busy.done.until(10), other.done.until(2)]));
+  });
+
+  it("spaces the starts on one host by the submission's hostDelayMs", async () => {
+    const hostDelayMs = 5;
+    const h = await harness();
+    const sub = await h.submit(urlsOn("a.example", 4), { hostDelayMs, perHostConcurrency: 4 });
+    await h.dispatcher.start();
+    await within(WAIT_MS, "4 completions", sub.done.until(4));
+    // The gate admits at the time the dispatcher's look for work began; the crawl starts just after.
+    const admitted = h.gate.admittedAt;
+    const gaps = admitted.slice(1).map((at, i) => at - admitted[i]!);
+    expect(gaps).toHaveLength(3);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(hostDelayMs);
   });
 
   it("retries a retryable failure after a backoff, then FAILED once maxRetries are used", async () => {
