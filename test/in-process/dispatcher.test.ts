@@ -69,6 +69,7 @@ async function harness(options: HarnessOptions = {}) {
   );
   const running = dispatcher;
   closers.push(async () => {
+    store.resumeAll();
     await running.stop(0);
     pool.release();
     await bus.close();

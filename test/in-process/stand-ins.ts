@@ -139,6 +139,7 @@ export class FlakyStore implements TaskStore {
   readonly #failing = new Map<FlakyOperation, number>();
   readonly #listeners = new Set<(event: FlakyEvent) => void>();
   readonly #pauses = new Map<PausableOperation, { reached: () => void; resumed: Promise<void> }>();
+  readonly #resumes = new Set<() => void>();
 
   constructor(inner: TaskStore) {
     this.inner = inner;
@@ -226,7 +227,15 @@ export class FlakyStore implements TaskStore {
     const arrived = new Promise<void>((resolve) => (reached = resolve));
     const resumed = new Promise<void>((resolve) => (resume = resolve));
     this.#pauses.set(operation, { reached, resumed });
+    this.#resumes.add(resume);
     return { reached: arrived, resume };
+  }
+
+  /** Lets every paused call go on (test cleanup: a stop() must not wait on a call nobody resumes). */
+  resumeAll(): void {
+    this.#pauses.clear();
+    for (const resume of this.#resumes) resume();
+    this.#resumes.clear();
   }
 
   async #pausedAt(operation: PausableOperation): Promise<void> {
