@@ -119,7 +119,7 @@ export class Dispatcher {
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     this.#abandoned = true;
     await this.#save();
-    // A crawl that ended while the last results were being saved left #running unsaved: requeue it as well.
+    // A crawl that ended while the last results were being saved was settled unsaved: requeue it as well.
     const unfinished = [...this.#running.keys(), ...this.#ignored];
     if (unfinished.length === 0) return;
     try {
