@@ -48,6 +48,8 @@ export class Dispatcher {
   readonly #running = new Map<number, ClaimedTask>();
   // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
   #abandoned = false;
+  // Tasks whose result arrived after that: settled without saving; stop() puts them back to PENDING too.
+  readonly #ignored: number[] = [];
   #unsaved: AttemptOutcome[] = [];
   readonly #saveTries = new Map<number, number>();
   // Results given up on whose requeue has not committed yet either.
@@ -57,6 +59,8 @@ export class Dispatcher {
   #failedClaims = 0;
   #failedSaves = 0;
   #pumping = false;
+  // The pump under way: stop() waits for it, so that the tasks of a claim in flight are in #running.
+  #pumped: Promise<void> = Promise.resolve();
   #pumpAgain = false;
   #stopped = false;
   #wakeTimer: NodeJS.Timeout | null = null;
@@ -91,7 +95,7 @@ export class Dispatcher {
       return;
     }
     this.#pumping = true;
-    void this.#pump().finally(() => (this.#pumping = false));
+    this.#pumped = this.#pump();
   }
 
   /**
@@ -101,6 +105,8 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    // A claim may be under way (the store is asynchronous): its tasks start and get the same grace.
+    if (this.#pumping) await this.#pumped;
     if (this.#running.size > this.#unsaved.length + this.#unrequeued.size) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -113,7 +119,8 @@ export class Dispatcher {
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     this.#abandoned = true;
     await this.#save();
-    const unfinished = [...this.#running.keys()];
+    // A crawl that ended while the last results were being saved was settled unsaved: requeue it as well.
+    const unfinished = [...this.#running.keys(), ...this.#ignored];
     if (unfinished.length === 0) return;
     try {
       const requeued = await this.#deps.lifecycle.requeue(unfinished);
@@ -135,6 +142,11 @@ export class Dispatcher {
       const delay = this.#writeRetryDelay(++this.#failedClaims);
       this.#deps.logger.error({ err: toError(error), retryInMs: delay }, "dispatcher could not claim tasks");
       this.#wakeAt(Date.now() + delay);
+    } finally {
+      // In the same synchronous step as the loop's last look at #pumpAgain, so that a wake() arriving
+      // after it starts a new pump. (Cleared in a `.finally()` instead, #pumping stayed set a few
+      // microtasks longer, and a wake() in between set #pumpAgain for a pump that had already ended.)
+      this.#pumping = false;
     }
   }
 
@@ -191,8 +203,11 @@ export class Dispatcher {
         },
       )
       .then((outcome) => {
-        if (this.#abandoned) this.#settle(task.id); // shutdown: stop() put it back to PENDING
-        else this.#queueForSave(outcome);
+        if (this.#abandoned) {
+          // Shutdown: the result is dropped and stop() puts the task back to PENDING.
+          this.#ignored.push(task.id);
+          this.#settle(task.id);
+        } else this.#queueForSave(outcome);
       });
   }
 

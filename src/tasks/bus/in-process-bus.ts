@@ -23,11 +23,13 @@ export class InProcessCompletionBus implements CompletionBus {
   }
 
   async subscribe(selection: DoneSelection, listener: CompletionListener): Promise<Unsubscribe> {
-    // Each listener object is registered once, so an id selected twice still delivers once.
+    // Registered under a function of this subscription's own: the same listener subscribed twice is two
+    // subscriptions, and ending one must not end the other (the index sets would otherwise share it).
+    const deliver: CompletionListener = (task) => listener(task);
     const entries: Array<{ index: Map<number, Set<CompletionListener>>; key: number }> = [];
     switch (selection.kind) {
       case "all":
-        this.#everything.add(listener);
+        this.#everything.add(deliver);
         break;
       case "submission":
         entries.push({ index: this.#bySubmission, key: selection.submissionId });
@@ -38,8 +40,8 @@ export class InProcessCompletionBus implements CompletionBus {
     }
     for (const { index, key } of entries) {
       const listeners = index.get(key);
-      if (listeners) listeners.add(listener);
-      else index.set(key, new Set([listener]));
+      if (listeners) listeners.add(deliver);
+      else index.set(key, new Set([deliver]));
     }
     this.#subscriptions++;
     let subscribed = true;
@@ -47,10 +49,10 @@ export class InProcessCompletionBus implements CompletionBus {
       if (!subscribed) return;
       subscribed = false;
       this.#subscriptions--;
-      if (selection.kind === "all") this.#everything.delete(listener);
+      if (selection.kind === "all") this.#everything.delete(deliver);
       for (const { index, key } of entries) {
         const listeners = index.get(key);
-        listeners?.delete(listener);
+        listeners?.delete(deliver);
         if (listeners?.size === 0) index.delete(key);
       }
     };

@@ -1,0 +1,623 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { PageResult, SubmissionOptions, Task, TaskError } from "../../src/tasks/task.js";
+import { INITIAL_STATUS, TASK_STATUSES } from "../../src/tasks/task-state.js";
+import type { AttemptOutcome, ClaimCandidate, ClaimRequest, TaskStore } from "../../src/tasks/task-store.js";
+import type { CheckedUrl } from "../../src/tasks/validate-urls.js";
+
+/**
+ * The behaviour every TaskStore backend must have, asserted through the interface only (no SQL), so a
+ * new backend runs the same suite: `describeTaskStoreContract("postgres", open)`. `open` gives a store on
+ * an empty database and the cleanup that closes and removes it; it is called once per test.
+ */
+export function describeTaskStoreContract(
+  backend: string,
+  open: () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>,
+): void {
+  describe(`TaskStore contract: ${backend}`, () => {
+    let store: TaskStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    const submit = (urls: readonly string[], options: Partial<SubmissionOptions> = {}, now = T0) =>
+      store.createSubmission(urls.map(checked), { ...DEFAULT_OPTIONS, ...options }, now);
+
+    /** Claims as `owner` every runnable task admit accepts (all by default). */
+    const claim = (request: Partial<ClaimRequest> = {}) =>
+      store.claim({ owner: OWNER, limit: 1000, now: T0, skipHosts: new Set(), admit: () => true, ...request });
+
+    /** Submits `urls` and claims them all as `owner`. */
+    const running = async (urls: readonly string[], owner = OWNER, options: Partial<SubmissionOptions> = {}) => {
+      const submission = await submit(urls, options);
+      const ids = new Set(submission.tasks.map((t) => t.id));
+      const claimed = await claim({ owner, admit: (c) => ids.has(c.id) });
+      expect(claimed.map((c) => c.task.id)).toEqual([...ids]);
+      return claimed.map((c) => c.task);
+    };
+
+    const read = async (id: number): Promise<Task> => {
+      const [task] = await store.findByIds([id]);
+      if (!task) throw new Error(`task ${id} is missing`);
+      return task;
+    };
+    const readAll = (tasks: readonly Task[]) => Promise.all(tasks.map((t) => read(t.id)));
+
+    describe("createSubmission", () => {
+      it("creates every task in INITIAL_STATUS, in input order, with nothing run yet", async () => {
+        const urls = ["https://a.example/1", "https://b.example/2", "https://a.example/3"];
+        const submission = await submit(urls);
+        expect(submission.tasks.map((t) => t.url)).toEqual(urls);
+        expect(submission.tasks.map((t) => t.host)).toEqual(["a.example", "b.example", "a.example"]);
+        const ids = submission.tasks.map((t) => t.id);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        expect(new Set(ids).size).toBe(3);
+        for (const task of submission.tasks) {
+          expect(task).toEqual({
+            id: task.id,
+            submissionId: submission.id,
+            url: task.url,
+            host: task.host,
+            status: INITIAL_STATUS,
+            attempts: 0,
+            worker: null,
+            result: null,
+            error: null,
+            createdAt: new Date(T0),
+            startedAt: null,
+            finishedAt: null,
+          });
+        }
+        // What it returned is what was stored.
+        expect(await store.findBySubmission(submission.id)).toEqual(submission.tasks);
+      });
+
+      it("keeps a URL given twice as two tasks", async () => {
+        const submission = await submit(["https://a.example/", "https://a.example/"]);
+        expect(submission.tasks).toHaveLength(2);
+        expect(submission.tasks[0]!.id).not.toBe(submission.tasks[1]!.id);
+      });
+
+      it("gives each submission its own id and tasks", async () => {
+        const first = await submit(["https://a.example/1"]);
+        const second = await submit(["https://a.example/2"]);
+        expect(second.id).not.toBe(first.id);
+        expect(second.tasks[0]!.submissionId).toBe(second.id);
+        expect(second.tasks[0]!.id).toBeGreaterThan(first.tasks[0]!.id);
+      });
+
+      it("stores the options once per submission and returns them with every claimed task", async () => {
+        const gentle = { maxRetries: 0, perHostConcurrency: 1, hostDelayMs: 250, respectRobots: true };
+        const eager = { maxRetries: 5, perHostConcurrency: 8, hostDelayMs: 0, respectRobots: false };
+        const a = await submit(["https://a.example/1", "https://a.example/2"], gentle);
+        const b = await submit(["https://b.example/1"], eager);
+        const offered: ClaimCandidate[] = [];
+        const claimed = await claim({ admit: (c) => (offered.push(c), true) });
+        const optionsOf = (submissionId: number) => (submissionId === a.id ? gentle : eager);
+        expect(claimed).toHaveLength(3);
+        for (const { task, options } of claimed) expect(options).toEqual(optionsOf(task.submissionId));
+        expect(offered.map((c) => c.options)).toEqual([gentle, gentle, eager]);
+        expect(b.tasks[0]!.submissionId).toBe(b.id);
+      });
+    });
+
+    describe("reads", () => {
+      it("findByIds returns the tasks that exist and leaves unknown ids out", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        const unknown = Math.max(...tasks.map((t) => t.id)) + 1000;
+        const found = await store.findByIds([tasks[2]!.id, unknown, tasks[0]!.id]);
+        expect(found.map((t) => t.id).sort((x, y) => x - y)).toEqual([tasks[0]!.id, tasks[2]!.id]);
+        expect(found.find((t) => t.id === tasks[2]!.id)).toEqual(tasks[2]);
+      });
+
+      it("findByIds of no ids, or only unknown ones, is empty", async () => {
+        expect(await store.findByIds([])).toEqual([]);
+        expect(await store.findByIds([424242])).toEqual([]);
+      });
+
+      it("findBySubmission returns the submission's tasks in id order, and only its own", async () => {
+        const a = await submit(["https://a.example/1", "https://a.example/2"]);
+        await submit(["https://b.example/1"]);
+        const c = await submit(["https://c.example/1", "https://c.example/2", "https://c.example/3"]);
+        expect(await store.findBySubmission(a.id)).toEqual(a.tasks);
+        expect(await store.findBySubmission(c.id)).toEqual(c.tasks);
+      });
+
+      it("findBySubmission is null for an unknown submission", async () => {
+        const a = await submit(["https://a.example/1"]);
+        expect(await store.findBySubmission(a.id + 1000)).toBeNull();
+      });
+
+      it("every read returns the same task, whatever state it is in", async () => {
+        const [toSucceed, toFail, toRetry, stillRunning] = await running([
+          "https://a.example/succeed",
+          "https://a.example/fail",
+          "https://a.example/retry",
+          "https://a.example/running",
+        ]);
+        const { tasks: [toCancel, stillPending] } = await submit(["https://b.example/cancel", "https://b.example/pending"]);
+        await store.finishAttempts(
+          OWNER,
+          [
+            succeedOutcome(toSucceed!),
+            failOutcome(toFail!, { code: "HTTP_STATUS", message: "HTTP 404" }),
+            retryOutcome(toRetry!, T0 + 60_000),
+          ],
+          T0 + 10,
+        );
+        await store.cancel(toCancel!.id, T0 + 20);
+        const all = [toSucceed, toFail, toRetry, stillRunning, toCancel, stillPending].map((t) => t!.id);
+        const byId = await store.findByIds(all);
+        const bySubmission = [
+          ...((await store.findBySubmission(toSucceed!.submissionId)) ?? []),
+          ...((await store.findBySubmission(toCancel!.submissionId)) ?? []),
+        ];
+        const listed = await store.listTasks({ first: 100 });
+        expect(bySubmission.map((t) => t.status)).toEqual(["SUCCEEDED", "FAILED", "PENDING", "RUNNING", "CANCELLED", "PENDING"]);
+        expect(listed).toEqual(bySubmission);
+        expect([...byId].sort((x, y) => x.id - y.id)).toEqual(bySubmission);
+      });
+    });
+
+    describe("listTasks", () => {
+      it("pages through every task in id order with afterId (keyset pagination)", async () => {
+        const a = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        const b = await submit(["https://b.example/1", "https://b.example/2"]);
+        const everyTask = [...a.tasks, ...b.tasks];
+        const pages: Task[][] = [];
+        let afterId: number | undefined;
+        for (;;) {
+          const page = await store.listTasks({ first: 2, afterId });
+          if (page.length === 0) break;
+          pages.push(page);
+          afterId = page.at(-1)!.id;
+        }
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+        expect(pages.flat()).toEqual(everyTask);
+      });
+
+      it("starts after afterId even when that task is gone from the filter", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        await store.cancel(tasks[1]!.id, T0);
+        const page = await store.listTasks({ status: "PENDING", first: 10, afterId: tasks[1]!.id });
+        expect(page.map((t) => t.id)).toEqual([tasks[2]!.id]);
+      });
+
+      it("filters by status, paging within the filter", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4", "https://a.example/5"]);
+        await store.cancel(tasks[0]!.id, T0);
+        await store.cancel(tasks[2]!.id, T0);
+        await store.cancel(tasks[3]!.id, T0);
+        const first = await store.listTasks({ status: "CANCELLED", first: 2 });
+        expect(first.map((t) => t.id)).toEqual([tasks[0]!.id, tasks[2]!.id]);
+        expect(first.every((t) => t.status === "CANCELLED")).toBe(true);
+        const second = await store.listTasks({ status: "CANCELLED", first: 2, afterId: tasks[2]!.id });
+        expect(second.map((t) => t.id)).toEqual([tasks[3]!.id]);
+        expect((await store.listTasks({ status: "PENDING", first: 10 })).map((t) => t.id)).toEqual([tasks[1]!.id, tasks[4]!.id]);
+        expect(await store.listTasks({ status: "SUCCEEDED", first: 10 })).toEqual([]);
+      });
+
+      it("is empty after the last task and on an empty store", async () => {
+        expect(await store.listTasks({ first: 10 })).toEqual([]);
+        const { tasks } = await submit(["https://a.example/1"]);
+        expect(await store.listTasks({ first: 10, afterId: tasks[0]!.id })).toEqual([]);
+      });
+    });
+
+    describe("countByStatus", () => {
+      it("counts every status, zero included", async () => {
+        expect(await store.countByStatus()).toEqual(Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])));
+        const [r1, r2, r3] = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]);
+        const { tasks } = await submit(["https://b.example/1", "https://b.example/2", "https://b.example/3"]);
+        await store.finishAttempts(OWNER, [succeedOutcome(r1!), failOutcome(r2!), retryOutcome(r3!, T0 + 1000)], T0);
+        await store.cancel(tasks[0]!.id, T0);
+        await store.reject([tasks[1]!.id], ROBOTS, T0);
+        expect(await store.countByStatus()).toEqual({ PENDING: 2, RUNNING: 1, SUCCEEDED: 1, FAILED: 2, CANCELLED: 1 });
+      });
+    });
+
+    describe("claim", () => {
+      it("claims the oldest runnable tasks first, across submissions, up to the limit", async () => {
+        const a = await submit(["https://a.example/1", "https://b.example/1"]);
+        const b = await submit(["https://c.example/1", "https://a.example/2"]);
+        const first = await claim({ limit: 3 });
+        expect(first.map((c) => c.task.id)).toEqual([...a.tasks, b.tasks[0]!].map((t) => t.id));
+        const second = await claim({ limit: 3 });
+        expect(second.map((c) => c.task.id)).toEqual([b.tasks[1]!.id]);
+      });
+
+      it("makes the task RUNNING, counts the attempt and records when it started", async () => {
+        const { tasks } = await submit(["https://a.example/1"]);
+        const [claimed] = await claim({ now: T0 + 500 });
+        const expected: Task = { ...tasks[0]!, status: "RUNNING", attempts: 1, startedAt: new Date(T0 + 500) };
+        expect(claimed!.task).toEqual(expected);
+        expect(await read(tasks[0]!.id)).toEqual(expected);
+      });
+
+      it("offers candidates oldest first, with their url, host and options", async () => {
+        const options = { maxRetries: 1, perHostConcurrency: 3, hostDelayMs: 10, respectRobots: true };
+        const { tasks } = await submit(["https://b.example/x", "https://a.example/y"], options);
+        const offered: ClaimCandidate[] = [];
+        await claim({ admit: (c) => (offered.push(c), false) });
+        expect(offered).toEqual(tasks.map((t) => ({ id: t.id, url: t.url, host: t.host, options })));
+      });
+
+      it("leaves a task admit refuses PENDING, unclaimed, and offers it again next time", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://b.example/1", "https://a.example/2"]);
+        const claimed = await claim({ admit: (c) => c.host !== "a.example" });
+        expect(claimed.map((c) => c.task.id)).toEqual([tasks[1]!.id]);
+        expect(await read(tasks[0]!.id)).toEqual(tasks[0]);
+        expect(await read(tasks[2]!.id)).toEqual(tasks[2]);
+        const offered: number[] = [];
+        await claim({ admit: (c) => (offered.push(c.id), false) });
+        expect(offered).toEqual([tasks[0]!.id, tasks[2]!.id]);
+      });
+
+      it("does not offer tasks of the hosts to skip", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://b.example/1", "https://c.example/1", "https://a.example/2"]);
+        const offered: string[] = [];
+        const claimed = await claim({ skipHosts: new Set(["a.example", "c.example"]), admit: (c) => (offered.push(c.host), true) });
+        expect(offered).toEqual(["b.example"]);
+        expect(claimed.map((c) => c.task.id)).toEqual([tasks[1]!.id]);
+        expect((await claim()).map((c) => c.task.id)).toEqual([tasks[0]!.id, tasks[2]!.id, tasks[3]!.id]);
+      });
+
+      it("does not offer a task waiting for its retry backoff until its runAt", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        await store.finishAttempts(OWNER, [retryOutcome(task!, T0 + 5_000)], T0 + 100);
+        const offered: number[] = [];
+        expect(await claim({ now: T0 + 4_999, admit: (c) => (offered.push(c.id), true) })).toEqual([]);
+        expect(offered).toEqual([]);
+        const [again] = await claim({ now: T0 + 5_000 });
+        expect(again!.task).toMatchObject({ id: task!.id, status: "RUNNING", attempts: 2 });
+      });
+
+      it("never claims a task twice: a second claim finds nothing left", async () => {
+        await submit(["https://a.example/1", "https://a.example/2"]);
+        expect(await claim({ owner: OWNER })).toHaveLength(2);
+        const offered: number[] = [];
+        expect(await claim({ owner: OTHER, admit: (c) => (offered.push(c.id), true) })).toEqual([]);
+        expect(offered).toEqual([]);
+      });
+
+      it("two concurrent claims never return the same task", async () => {
+        const { tasks } = await submit(Array.from({ length: 20 }, (_, i) => `https://h${i % 3}.example/${i}`));
+        const claims = await Promise.all([
+          claim({ owner: OWNER, limit: 6 }),
+          claim({ owner: OTHER, limit: 6 }),
+          claim({ owner: OWNER, limit: 6 }),
+          claim({ owner: OTHER, limit: 6 }),
+        ]);
+        const ids = claims.flat().map((c) => c.task.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (const batch of claims) expect(batch.length).toBeLessThanOrEqual(6);
+        expect((await store.countByStatus()).RUNNING).toBe(ids.length);
+        // What they left is still there to claim, once.
+        const rest = await claim();
+        expect([...ids, ...rest.map((c) => c.task.id)].sort((a, b) => a - b)).toEqual(tasks.map((t) => t.id));
+      });
+
+      it("counts every claim of a requeued task as an attempt", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        expect(await store.requeue(OWNER)).toBe(1);
+        const [second] = await claim({ owner: OTHER });
+        expect(second!.task).toMatchObject({ id: task!.id, status: "RUNNING", attempts: 2 });
+      });
+
+      it("claims nothing with a limit of 0", async () => {
+        await submit(["https://a.example/1"]);
+        expect(await claim({ limit: 0 })).toEqual([]);
+        expect((await store.countByStatus()).PENDING).toBe(1);
+      });
+    });
+
+    describe("finishAttempts", () => {
+      it("succeed writes the page, the worker and finishedAt; the attempt stays counted", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        const page = pageFor(task!.url);
+        const written = await store.finishAttempts(OWNER, [succeedOutcome(task!, page, 3)], T0 + 50);
+        const expected: Task = { ...task!, status: "SUCCEEDED", worker: 3, result: page, error: null, finishedAt: new Date(T0 + 50) };
+        expect(written).toEqual([expected]);
+        expect(await read(task!.id)).toEqual(expected);
+      });
+
+      it("succeed after a failed attempt clears the earlier error", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        await store.finishAttempts(OWNER, [retryOutcome(task!, T0)], T0);
+        const [again] = await claim();
+        const [written] = await store.finishAttempts(OWNER, [succeedOutcome(again!.task)], T0 + 1);
+        expect(written).toMatchObject({ status: "SUCCEEDED", error: null, attempts: 2 });
+      });
+
+      it("fail writes the error, the worker and finishedAt; the attempt stays counted", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        const error = { code: "TIMEOUT", message: "no answer within 5000 ms" };
+        const written = await store.finishAttempts(OWNER, [failOutcome(task!, error, true, 2)], T0 + 50);
+        const expected: Task = { ...task!, status: "FAILED", worker: 2, error, result: null, attempts: 1, finishedAt: new Date(T0 + 50) };
+        expect(written).toEqual([expected]);
+        expect(await read(task!.id)).toEqual(expected);
+      });
+
+      it("fail with attemptMade false does not count the attempt", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        const error = { code: "BLOCKED_ADDRESS", message: "private address" };
+        const [written] = await store.finishAttempts(OWNER, [failOutcome(task!, error, false)], T0 + 50);
+        expect(written).toMatchObject({ status: "FAILED", attempts: 0, error });
+        expect(await read(task!.id)).toMatchObject({ status: "FAILED", attempts: 0 });
+      });
+
+      it("retryLater puts the task back PENDING with the error, runnable again at runAt", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        const error = { code: "HTTP_STATUS", message: "HTTP 503" };
+        const [written] = await store.finishAttempts(OWNER, [retryOutcome(task!, T0 + 2_000, error)], T0 + 50);
+        expect(written).toMatchObject({ id: task!.id, status: "PENDING", attempts: 1, error, result: null, finishedAt: null });
+        expect(await read(task!.id)).toEqual(written);
+        expect(await store.nextRunAt(T0 + 50)).toBe(T0 + 2_000);
+        expect(await claim({ now: T0 + 1_999 })).toEqual([]);
+        expect(await claim({ now: T0 + 2_000 })).toHaveLength(1);
+      });
+
+      it("is fenced by the owner: another owner's outcome writes and returns nothing", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        for (const outcome of [succeedOutcome(task!), failOutcome(task!), retryOutcome(task!, T0 + 1000)]) {
+          expect(await store.finishAttempts(OTHER, [outcome], T0 + 50)).toEqual([]);
+        }
+        expect(await read(task!.id)).toEqual(task);
+      });
+
+      it("is fenced by the attempt: the outcome of a claim that was requeued and claimed again writes nothing", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        await store.requeue(OWNER);
+        const [again] = await claim();
+        expect(again!.task.attempts).toBe(2);
+        const stale = { ...succeedOutcome(task!), attempt: 1 };
+        expect(await store.finishAttempts(OWNER, [stale], T0 + 50)).toEqual([]);
+        expect(await read(task!.id)).toEqual(again!.task);
+        // The current attempt still writes.
+        expect(await store.finishAttempts(OWNER, [succeedOutcome(again!.task)], T0 + 60)).toHaveLength(1);
+      });
+
+      it("refuses a second terminal write: returns nothing, changes nothing", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        const [done] = await store.finishAttempts(OWNER, [succeedOutcome(task!)], T0 + 50);
+        for (const outcome of [succeedOutcome(task!, pageFor("https://other.example/")), failOutcome(task!), retryOutcome(task!, T0 + 1000)]) {
+          expect(await store.finishAttempts(OWNER, [outcome], T0 + 99)).toEqual([]);
+        }
+        expect(await read(task!.id)).toEqual(done);
+      });
+
+      it("refuses to end a task that is not RUNNING", async () => {
+        const { tasks: [pending, cancelled] } = await submit(["https://a.example/1", "https://a.example/2"]);
+        await store.cancel(cancelled!.id, T0);
+        const cancelledRow = await read(cancelled!.id);
+        expect(await store.finishAttempts(OWNER, [succeedOutcome(pending!), succeedOutcome(cancelled!)], T0)).toEqual([]);
+        expect(await read(pending!.id)).toEqual(pending);
+        expect(await read(cancelled!.id)).toEqual(cancelledRow);
+      });
+
+      it("writes a batch in one call and returns the written rows in the order given, without the refused ones", async () => {
+        const tasks = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]);
+        const [t1, t2, t3, t4] = tasks as [Task, Task, Task, Task];
+        const written = await store.finishAttempts(
+          OWNER,
+          [retryOutcome(t4, T0 + 1000), { ...succeedOutcome(t2), attempt: 7 }, failOutcome(t3), succeedOutcome(t1)],
+          T0 + 50,
+        );
+        expect(written.map((t) => [t.id, t.status])).toEqual([
+          [t4.id, "PENDING"],
+          [t3.id, "FAILED"],
+          [t1.id, "SUCCEEDED"],
+        ]);
+        expect((await read(t2.id)).status).toBe("RUNNING");
+      });
+
+      it("of no outcomes writes nothing", async () => {
+        expect(await store.finishAttempts(OWNER, [], T0)).toEqual([]);
+      });
+    });
+
+    describe("reject", () => {
+      it("moves PENDING tasks to FAILED with the error, without an attempt", async () => {
+        const { tasks } = await submit(["https://a.example/1", "https://a.example/2"]);
+        const written = await store.reject(tasks.map((t) => t.id), ROBOTS, T0 + 5);
+        const expected = tasks.map((t): Task => ({ ...t, status: "FAILED", error: ROBOTS, finishedAt: new Date(T0 + 5) }));
+        expect(written).toEqual(expected);
+        expect(await readAll(tasks)).toEqual(expected);
+      });
+
+      it("refuses tasks that are not PENDING and leaves them as they are", async () => {
+        const [runningTask, succeeded] = await running(["https://a.example/1", "https://a.example/2"]);
+        await store.finishAttempts(OWNER, [succeedOutcome(succeeded!)], T0);
+        const { tasks: [cancelled, pending] } = await submit(["https://b.example/1", "https://b.example/2"]);
+        await store.cancel(cancelled!.id, T0);
+        const before = await readAll([runningTask!, succeeded!, cancelled!]);
+        const written = await store.reject([runningTask!.id, succeeded!.id, cancelled!.id, pending!.id], ROBOTS, T0 + 5);
+        expect(written.map((t) => t.id)).toEqual([pending!.id]);
+        expect(await readAll([runningTask!, succeeded!, cancelled!])).toEqual(before);
+        // Once rejected, a second reject is refused too.
+        expect(await store.reject([pending!.id], ROBOTS, T0 + 6)).toEqual([]);
+      });
+    });
+
+    describe("cancel", () => {
+      it("cancels a PENDING task", async () => {
+        const { tasks } = await submit(["https://a.example/1"]);
+        const cancelled = await store.cancel(tasks[0]!.id, T0 + 7);
+        const expected: Task = { ...tasks[0]!, status: "CANCELLED", finishedAt: new Date(T0 + 7) };
+        expect(cancelled).toEqual(expected);
+        expect(await read(tasks[0]!.id)).toEqual(expected);
+        expect(await claim()).toEqual([]);
+      });
+
+      it("cancels a task waiting for its retry", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        await store.finishAttempts(OWNER, [retryOutcome(task!, T0 + 1000)], T0);
+        expect(await store.cancel(task!.id, T0 + 1)).toMatchObject({ status: "CANCELLED", attempts: 1 });
+        expect(await store.nextRunAt(T0 + 1)).toBeNull();
+      });
+
+      it("returns null for a task that is not PENDING and leaves it as it is", async () => {
+        const [runningTask, succeeded] = await running(["https://a.example/1", "https://a.example/2"]);
+        await store.finishAttempts(OWNER, [succeedOutcome(succeeded!)], T0);
+        const { tasks: [cancelled] } = await submit(["https://b.example/1"]);
+        await store.cancel(cancelled!.id, T0);
+        for (const task of [runningTask!, succeeded!, cancelled!]) {
+          const before = await read(task.id);
+          expect(await store.cancel(task.id, T0 + 9)).toBeNull();
+          expect(await read(task.id)).toEqual(before);
+        }
+      });
+
+      it("returns null for an unknown task", async () => {
+        expect(await store.cancel(424242, T0)).toBeNull();
+      });
+    });
+
+    describe("requeue", () => {
+      it("puts every RUNNING claim of the owner back to PENDING and says how many", async () => {
+        const mine = await running(["https://a.example/1", "https://a.example/2"]);
+        expect(await store.requeue(OWNER)).toBe(2);
+        for (const task of await readAll(mine)) expect(task).toMatchObject({ status: "PENDING", attempts: 1 });
+        // They run again.
+        expect((await claim()).map((c) => c.task.id)).toEqual(mine.map((t) => t.id));
+      });
+
+      it("puts back only the given ids", async () => {
+        const [t1, t2, t3] = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        expect(await store.requeue(OWNER, [t1!.id, t3!.id])).toBe(2);
+        expect((await readAll([t1!, t2!, t3!])).map((t) => t.status)).toEqual(["PENDING", "RUNNING", "PENDING"]);
+      });
+
+      it("leaves other owners' claims, PENDING tasks and finished tasks alone", async () => {
+        const [theirs] = await running(["https://b.example/1"], OTHER);
+        const [mineDone, mineRunning] = await running(["https://a.example/1", "https://a.example/2"]);
+        await store.finishAttempts(OWNER, [succeedOutcome(mineDone!)], T0);
+        const { tasks: [pending] } = await submit(["https://c.example/1"]);
+        const before = await readAll([theirs!, mineDone!, pending!]);
+        expect(await store.requeue(OWNER, [theirs!.id, mineDone!.id, pending!.id])).toBe(0);
+        expect(await store.requeue(OWNER)).toBe(1);
+        expect(await readAll([theirs!, mineDone!, pending!])).toEqual(before);
+        expect((await read(mineRunning!.id)).status).toBe("PENDING");
+      });
+
+      it("of an empty id list changes nothing", async () => {
+        const [task] = await running(["https://a.example/1"]);
+        expect(await store.requeue(OWNER, [])).toBe(0);
+        expect((await read(task!.id)).status).toBe("RUNNING");
+      });
+    });
+
+    describe("requeueOrphans", () => {
+      it("requeues the claims of every other owner, not the live owner's", async () => {
+        const [orphan1] = await running(["https://a.example/1"], OTHER);
+        const [orphan2] = await running(["https://b.example/1"], "owner-c");
+        const [live] = await running(["https://c.example/1"], OWNER);
+        expect(await store.requeueOrphans(OWNER)).toBe(2);
+        expect((await readAll([orphan1!, orphan2!, live!])).map((t) => t.status)).toEqual(["PENDING", "PENDING", "RUNNING"]);
+        // The orphans' owners can no longer end them; the next claim can.
+        expect(await store.finishAttempts(OTHER, [succeedOutcome(orphan1!)], T0)).toEqual([]);
+        const again = await claim();
+        expect(again.map((c) => [c.task.id, c.task.attempts])).toEqual([
+          [orphan1!.id, 2],
+          [orphan2!.id, 2],
+        ]);
+      });
+
+      it("leaves PENDING and finished tasks alone", async () => {
+        const [done] = await running(["https://a.example/1"], OTHER);
+        await store.finishAttempts(OTHER, [succeedOutcome(done!)], T0);
+        const { tasks: [pending] } = await submit(["https://b.example/1"]);
+        const before = await readAll([done!, pending!]);
+        expect(await store.requeueOrphans(OWNER)).toBe(0);
+        expect(await readAll([done!, pending!])).toEqual(before);
+      });
+    });
+
+    describe("nextRunAt", () => {
+      it("is null when no task waits for a retry backoff", async () => {
+        expect(await store.nextRunAt(T0)).toBeNull();
+        await submit(["https://a.example/1"]);
+        expect(await store.nextRunAt(T0)).toBeNull();
+      });
+
+      it("is the earliest runAt still in the future of a PENDING task", async () => {
+        const [soon, later, due, cancelled] = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]);
+        await store.finishAttempts(
+          OWNER,
+          [retryOutcome(later!, T0 + 3_000), retryOutcome(soon!, T0 + 2_000), retryOutcome(due!, T0 + 500), retryOutcome(cancelled!, T0 + 1_000)],
+          T0,
+        );
+        await store.cancel(cancelled!.id, T0);
+        expect(await store.nextRunAt(T0 + 100)).toBe(T0 + 500);
+        expect(await store.nextRunAt(T0 + 500)).toBe(T0 + 2_000);
+        expect(await store.nextRunAt(T0 + 2_500)).toBe(T0 + 3_000);
+        expect(await store.nextRunAt(T0 + 3_000)).toBeNull();
+      });
+    });
+
+    describe("statementCounts", () => {
+      it("counts each operation under its name, and the ids findByIds read", async () => {
+        const before = store.statementCounts();
+        const count = (counts: Record<string, number>, name: string) => counts[name] ?? 0;
+        const { id, tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        await store.findByIds(tasks.map((t) => t.id));
+        await store.findBySubmission(id);
+        await store.listTasks({ first: 10 });
+        await store.countByStatus();
+        await store.nextRunAt(T0);
+        const [claimed] = await claim({ limit: 1 });
+        await store.finishAttempts(OWNER, [succeedOutcome(claimed!.task)], T0);
+        await store.reject([tasks[1]!.id], ROBOTS, T0);
+        await store.cancel(tasks[2]!.id, T0);
+        await store.requeue(OWNER);
+        await store.requeueOrphans(OWNER);
+        const after = store.statementCounts();
+        for (const operation of [
+          "createSubmission", "findByIds", "findBySubmission", "listTasks", "countByStatus", "nextRunAt", "claim",
+          "finishAttempts", "reject", "cancel", "requeue", "requeueOrphans",
+        ]) {
+          expect(count(after, operation), operation).toBeGreaterThan(count(before, operation));
+        }
+        expect(count(after, "findByIdsRows") - count(before, "findByIdsRows")).toBe(3);
+        for (const value of Object.values(after)) expect(Number.isInteger(value) && value >= 0).toBe(true);
+      });
+
+      it("returns a snapshot that later operations do not change", async () => {
+        const snapshot = store.statementCounts();
+        const copy = { ...snapshot };
+        await submit(["https://a.example/1"]);
+        expect(snapshot).toEqual(copy);
+      });
+    });
+  });
+}
+
+/** A fixed clock: every write says when it happened, so the tests can tell which write a row shows. */
+const T0 = 1_750_000_000_000;
+const OWNER = "owner-a";
+const OTHER = "owner-b";
+const ROBOTS: TaskError = { code: "ROBOTS_DISALLOWED", message: "robots.txt of https://a.example disallows this URL" };
+const DEFAULT_OPTIONS: SubmissionOptions = { maxRetries: 2, perHostConcurrency: 4, hostDelayMs: 0, respectRobots: false };
+
+function checked(url: string): CheckedUrl {
+  return { url, host: new URL(url).hostname };
+}
+
+function pageFor(url: string): PageResult {
+  return { httpStatus: 200, finalUrl: url, contentType: "text/html; charset=utf-8", contentLength: 1234, title: `Title of ${url}`, linkCount: 7, fetchMs: 12.5, parseMs: 0.75 };
+}
+
+function succeedOutcome(task: Task, page: PageResult = pageFor(task.url), worker = 1): AttemptOutcome {
+  return { id: task.id, attempt: task.attempts, worker, kind: "succeed", page };
+}
+
+function failOutcome(task: Task, error: TaskError = { code: "HTTP_STATUS", message: "HTTP 500" }, attemptMade = true, worker = 1): AttemptOutcome {
+  return { id: task.id, attempt: task.attempts, worker, kind: "fail", error, attemptMade };
+}
+
+function retryOutcome(task: Task, runAt: number, error: TaskError = { code: "HTTP_STATUS", message: "HTTP 503" }): AttemptOutcome {
+  return { id: task.id, attempt: task.attempts, worker: 1, kind: "retryLater", error, runAt };
+}
