@@ -12,6 +12,8 @@ import { HostGate } from "./pool/host-gate.js";
 import { InProcessCompletionBus } from "./tasks/bus/in-process-bus.js";
 import type { CompletionBus } from "./tasks/completion-bus.js";
 import { SqliteTaskStore } from "./tasks/store/sqlite/sqlite-task-store.js";
+import type { KeyStore } from "./auth/api-keys.js";
+import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
 import { TaskLifecycle } from "./tasks/task-lifecycle.js";
 import { TaskService } from "./tasks/task-service.js";
 import type { TaskStore } from "./tasks/task-store.js";
@@ -32,13 +34,15 @@ export interface App {
 export interface Backends {
   store: TaskStore;
   bus: CompletionBus;
+  keys: KeyStore;
 }
 
-/** SQLite (the embedded default) with the in-process completion bus. */
+/** SQLite (the embedded default) with the in-process completion bus; API keys in the same file. */
 export async function openBackends(config: Config): Promise<Backends> {
   return {
     store: await SqliteTaskStore.open(config.databaseUrl, config.sqliteSynchronous),
     bus: new InProcessCompletionBus(),
+    keys: new SqliteKeyStore(config.databaseUrl),
   };
 }
 
@@ -54,7 +58,7 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
  * running when this resolves; the socket opens with `listen`.
  */
 export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
-  const { store, bus } = backends ?? (await openBackends(config));
+  const { store, bus, keys } = backends ?? (await openBackends(config));
   // This process's name on its claims: only it may end or requeue them.
   const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID() });
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
@@ -94,9 +98,10 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       service,
       pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
     },
+    keys,
     logger,
   );
-  const server = new HttpServer(yoga);
+  const server = new HttpServer(yoga, keys);
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
   // operation, live bus subscriptions and open waits/streams (a leak shows in both), and the main
@@ -128,6 +133,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       await server.close();
       await pool.destroy();
       await bus.close();
+      await keys.close();
       await store.close();
     })());
 

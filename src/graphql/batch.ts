@@ -36,13 +36,13 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       ctx.service.batch(
+        ctx,
         {
           ids: args.ids?.map(String),
           submissionId: args.submissionId == null ? null : String(args.submissionId),
           timeoutMs: args.timeoutMs,
           returnWhen: args.returnWhen,
         },
-        ctx.signal,
       ),
   }),
 }));

@@ -1,13 +1,13 @@
 import type { TaskService } from "../tasks/task-service.js";
 
-/** Who is calling. Empty for now: API keys fill it, and the store scopes reads and writes by it. */
-export type Caller = null;
+import type { Caller } from "../auth/api-keys.js";
 
 /** What every resolver gets; built afresh per HTTP request and per WebSocket/SSE operation. */
 export interface GraphQLContext {
   service: TaskService;
   pool: { threads: number; concurrencyPerThread: number; inFlight: () => number };
-  caller: Caller;
+  /** The API key the request presented; null when the service has no keys. The store scopes reads by it. */
+  caller: Caller | null;
   /** Aborts when the client goes away (HTTP request closed, WebSocket closed): waits end with it. */
   signal: AbortSignal;
 }

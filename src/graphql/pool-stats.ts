@@ -29,7 +29,7 @@ builder.queryField("pool", (t) =>
   t.field({
     type: PoolStatsRef,
     resolve: async (_root, _args, ctx) => {
-      const counts = await ctx.service.countByStatus();
+      const counts = await ctx.service.countByStatus(ctx);
       return {
         threads: ctx.pool.threads,
         concurrencyPerThread: ctx.pool.concurrencyPerThread,

@@ -41,7 +41,7 @@ builder.mutationFields((t) => ({
       `1 to ${formatCount(documentedLimits().maxUrlsPerSubmission)} URLs. Any bad entry fails the whole call with ` +
       "BAD_USER_INPUT listing every bad index, and nothing is stored.",
     args: { urls: t.arg.stringList({ required: true }), options: t.arg({ type: CrawlOptions }) },
-    resolve: (_root, args, ctx) => ctx.service.submit(args.urls, submitRequest(args.options)),
+    resolve: (_root, args, ctx) => ctx.service.submit(ctx, args.urls, submitRequest(args.options)),
   }),
   crawl: t.field({
     type: TaskRef,
@@ -49,6 +49,6 @@ builder.mutationFields((t) => ({
       "Submit one URL and wait for it (pool.submit(...).result()). Fails with TIMEOUT after timeoutMs; the task goes on. " +
       `timeoutMs: ${waitDescription()}`,
     args: { url: t.arg.string({ required: true }), timeoutMs: t.arg.int(), options: t.arg({ type: CrawlOptions }) },
-    resolve: (_root, args, ctx) => ctx.service.crawl(args.url, args.timeoutMs, submitRequest(args.options), ctx.signal),
+    resolve: (_root, args, ctx) => ctx.service.crawl(ctx, args.url, args.timeoutMs, submitRequest(args.options)),
   }),
 }));

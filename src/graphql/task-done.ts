@@ -11,7 +11,7 @@ builder.subscriptionField("taskDone", (t) =>
       "completion from now on and does not complete.",
     args: { ids: t.arg.idList(), submissionId: t.arg.id() },
     subscribe: (_root, args, ctx) =>
-      ctx.service.watchDone({
+      ctx.service.watchDone(ctx, {
         ids: args.ids?.map(String),
         submissionId: args.submissionId == null ? null : String(args.submissionId),
       }),

@@ -69,7 +69,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: "The task as it stands now; never blocks. Null for an unknown id.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.service.get(String(args.id)),
+    resolve: (_root, args, ctx) => ctx.service.get(ctx, String(args.id)),
   }),
   result: t.field({
     type: TaskRef,
@@ -78,7 +78,7 @@ builder.queryFields((t) => ({
       id: t.arg.id({ required: true }),
       timeoutMs: t.arg.int({ description: waitDescription() }),
     },
-    resolve: (_root, args, ctx) => ctx.service.result(String(args.id), args.timeoutMs, ctx.signal),
+    resolve: (_root, args, ctx) => ctx.service.result(ctx, String(args.id), args.timeoutMs),
   }),
   tasks: t.field({
     type: [TaskRef],
@@ -91,7 +91,7 @@ builder.queryFields((t) => ({
       after: t.arg.id(),
     },
     resolve: (_root, args, ctx) =>
-      ctx.service.list({ status: args.status, first: args.first, after: args.after == null ? null : String(args.after) }),
+      ctx.service.list(ctx, { status: args.status, first: args.first, after: args.after == null ? null : String(args.after) }),
   }),
 }));
 
@@ -100,6 +100,6 @@ builder.mutationFields((t) => ({
     type: TaskRef,
     description: "Future.cancel(): a PENDING task becomes CANCELLED; a RUNNING or done task is returned unchanged.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.service.cancel(String(args.id)),
+    resolve: (_root, args, ctx) => ctx.service.cancel(ctx, String(args.id)),
   }),
 }));

@@ -4,6 +4,8 @@ import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import type { Caller, KeyStore } from "../auth/api-keys.js";
+import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
 import type { CrawlqYoga } from "./yoga.js";
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -19,7 +21,7 @@ export class HttpServer {
   readonly #sockets = new Set<Socket>();
   readonly #disposeWs: () => Promise<void> | void;
 
-  constructor(yoga: CrawlqYoga) {
+  constructor(yoga: CrawlqYoga, keys: KeyStore) {
     this.#server = createServer(yoga);
     this.#server.on("connection", (socket) => {
       this.#sockets.add(socket);
@@ -38,8 +40,22 @@ export class HttpServer {
       }
       return signal;
     };
+    // Who each socket is, found once when it connects (connectionParams or the upgrade's Authorization header).
+    const callers = new WeakMap<WebSocket, Caller | null>();
     const ws = useServer(
       {
+        onConnect: async (ctx) => {
+          const params = ctx.connectionParams ?? {};
+          const presented = params.authorization ?? params.Authorization ?? ctx.extra.request.headers.authorization;
+          try {
+            callers.set(ctx.extra.socket, await authenticate(keys, bearerToken(presented)));
+            return true;
+          } catch (error) {
+            if (!(error instanceof UnauthenticatedError)) throw error;
+            ctx.extra.socket.close(4401, "Unauthorized: a valid API key is required");
+            return false;
+          }
+        },
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
         subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
         onSubscribe: async (ctx, _id, params) => {
@@ -48,6 +64,7 @@ export class HttpServer {
             req: ctx.extra.request,
             socket: ctx.extra.socket,
             signal: signalOf(ctx.extra.socket),
+            caller: callers.get(ctx.extra.socket) ?? null,
             params,
           });
           let document: DocumentNode;

@@ -1,8 +1,10 @@
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
+import type { Caller, KeyStore } from "../auth/api-keys.js";
 import type { GraphQLContext } from "../graphql/context.js";
 import { CrawlqError } from "../tasks/errors.js";
+import { authenticate, bearerToken } from "./auth.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -35,10 +37,11 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const original = isGraphQLError(error) ? error.originalError : error;
-    if (original instanceof CrawlqError && isGraphQLError(error)) {
+    if (original instanceof CrawlqError) {
+      // From a resolver (a GraphQLError wrapping ours, with its path) or from building the context (ours).
       return createGraphQLError(original.message, {
-        nodes: error.nodes,
-        path: error.path,
+        nodes: isGraphQLError(error) ? error.nodes : undefined,
+        path: isGraphQLError(error) ? error.path : undefined,
         extensions: { ...original.details, code: original.code },
       });
     }
@@ -56,19 +59,25 @@ function isGraphQLError(error: unknown): error is GraphQLError {
 /** What the per-request context is built from: the parts every request shares. */
 export type SharedContext = Omit<GraphQLContext, "caller" | "signal">;
 
-/** The initial context Yoga hands the factory: its own for HTTP and SSE, ours for WebSocket (server.ts). */
-type InitialContext = { request?: Request; signal?: AbortSignal };
+/**
+ * The initial context Yoga hands the factory: its own for HTTP and SSE (the request), ours for a
+ * WebSocket operation (server.ts: the caller found when the socket connected, and the socket's signal).
+ */
+type InitialContext = { request?: Request; signal?: AbortSignal; caller?: Caller | null };
 
 const NEVER_ABORTED = new AbortController().signal;
 
-export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger) {
+export function buildYoga(schema: GraphQLSchema, shared: SharedContext, keys: KeyStore, logger: Logger) {
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
     // abort signal belong to one request.
-    context: (initial): GraphQLContext => ({
+    context: async (initial): Promise<GraphQLContext> => ({
       ...shared,
-      caller: null,
+      caller:
+        initial.caller !== undefined
+          ? initial.caller
+          : await authenticate(keys, bearerToken(initial.request?.headers.get("authorization"))),
       signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED,
     }),
     graphqlEndpoint: "/graphql",

@@ -3,6 +3,8 @@ import type { Task } from "./task.js";
 /** Which completions a subscriber wants. */
 export type DoneSelection =
   | { kind: "all" }
+  /** Every completion of one API key's tasks. */
+  | { kind: "owner"; keyId: number }
   | { kind: "ids"; ids: ReadonlySet<number> }
   | { kind: "submission"; submissionId: number };
 

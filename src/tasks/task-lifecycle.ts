@@ -30,9 +30,9 @@ export class TaskLifecycle {
     this.#clock = deps.clock ?? Date.now;
   }
 
-  /** Creates the submission's tasks in the initial state, all in one transaction. */
-  submit(urls: readonly CheckedUrl[], options: SubmissionOptions): Promise<Submission> {
-    return this.#store.createSubmission(urls, options, this.#clock());
+  /** Creates the submission's tasks in the initial state, owned by `ownerKeyId`, all in one transaction. */
+  submit(urls: readonly CheckedUrl[], options: SubmissionOptions, ownerKeyId: number | null): Promise<Submission> {
+    return this.#store.createSubmission(urls, options, this.#clock(), ownerKeyId);
   }
 
   /** claim: PENDING → RUNNING for the runnable tasks `admit` accepts, oldest first. */

@@ -1,4 +1,6 @@
 import DataLoader from "dataloader";
+import { LRUCache } from "lru-cache";
+import type { Caller } from "../auth/api-keys.js";
 import type { CompletionBus, DoneSelection } from "./completion-bus.js";
 import { DoneFeed } from "./done-feed.js";
 import {
@@ -11,7 +13,7 @@ import {
 import type { Submission, SubmissionOptions, Task } from "./task.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
 import { isTerminal, type TaskStatus } from "./task-state.js";
-import type { TaskStore } from "./task-store.js";
+import { ALL_TASKS, type TaskScope, type TaskStore } from "./task-store.js";
 import { validateUrls, type UrlLimits } from "./validate-urls.js";
 
 export type ReturnWhen = "ALL_COMPLETED" | "FIRST_COMPLETED" | "FIRST_EXCEPTION";
@@ -34,6 +36,12 @@ export interface BatchOutcome {
   done: number;
   notDone: number;
   complete: boolean;
+}
+
+/** Who asks, and the signal that aborts when they go away: every service call carries it. */
+export interface CallContext {
+  caller: Caller | null;
+  signal?: AbortSignal;
 }
 
 /** What a client may ask of a submission; anything left out takes the operator's default. */
@@ -60,54 +68,49 @@ export interface TaskServiceDeps {
  */
 export class TaskService {
   readonly #deps: TaskServiceDeps;
-  // Coalesces the single-task reads of one event-loop turn into one query: a thousand `result(id)` calls
-  // arriving together cost one read. No cache: a task changes between reads.
-  readonly #loader: DataLoader<number, Task | undefined>;
+  // Coalesce the single-task reads of one event-loop turn into one query: a thousand `result(id)` calls
+  // arriving together cost one read. One loader per scope (reads are scoped by the store); no cache: a task
+  // changes between reads.
+  readonly #loaders = new LRUCache<string, DataLoader<number, Task | undefined>>({ max: 1000 });
   readonly #feeds = new Set<DoneFeed>();
   #accepting = true;
 
   constructor(deps: TaskServiceDeps) {
     this.#deps = deps;
-    this.#loader = new DataLoader(
-      async (ids) => {
-        const found = new Map((await deps.store.findByIds(ids)).map((t) => [t.id, t]));
-        return ids.map((id) => found.get(id));
-      },
-      { cache: false, batchScheduleFn: (run) => setImmediate(run) },
-    );
   }
 
-  /** `pool.submit(...)` for many URLs: every row is committed before this returns. */
-  async submit(urls: readonly string[], request: SubmitRequest = {}): Promise<Submission> {
+  /** `pool.submit(...)` for many URLs, owned by the caller: every row is committed before this returns. */
+  async submit(call: CallContext, urls: readonly string[], request: SubmitRequest = {}): Promise<Submission> {
     if (!this.#accepting) throw new ShuttingDownError();
     const checked = validateUrls(urls, this.#deps.limits);
     const options = this.#options(request);
-    const submission = await this.#deps.lifecycle.submit(checked, options);
+    const submission = await this.#deps.lifecycle.submit(checked, options, call.caller?.keyId ?? null);
     this.#deps.onSubmitted();
     return submission;
   }
 
   /** Submit one URL and wait for it: `pool.submit(task, url).result()`. */
-  async crawl(url: string, timeoutMs: number | null | undefined, request: SubmitRequest = {}, signal?: AbortSignal): Promise<Task> {
+  async crawl(call: CallContext, url: string, timeoutMs: number | null | undefined, request: SubmitRequest = {}): Promise<Task> {
     this.#waitMs(timeoutMs); // every argument is checked before anything is stored
-    const { tasks } = await this.submit([url], request);
-    return this.result(String(tasks[0]!.id), timeoutMs, signal);
+    const { tasks } = await this.submit(call, [url], request);
+    return this.result(call, String(tasks[0]!.id), timeoutMs);
   }
 
-  /** Never blocks; null for an unknown id. */
-  async get(id: string): Promise<Task | null> {
+  /** Never blocks; null for an unknown id (or another key's task). */
+  async get(call: CallContext, id: string): Promise<Task | null> {
     const taskId = parseId(id);
-    return taskId === null ? null : ((await this.#loader.load(taskId)) ?? null);
+    return taskId === null ? null : ((await this.#loaderFor(scopeOf(call))(taskId)) ?? null);
   }
 
   /** `Future.result(timeout)`: the task once done, or TIMEOUT (the task goes on). */
-  async result(id: string, timeoutMs: number | null | undefined, signal?: AbortSignal): Promise<Task> {
+  async result(call: CallContext, id: string, timeoutMs: number | null | undefined): Promise<Task> {
+    const { signal } = call;
     const wait = this.#waitMs(timeoutMs);
     const taskId = parseId(id);
     if (taskId === null) throw new NotFoundError("task", [id]);
     const feed = await this.#feed({ kind: "ids", ids: new Set([taskId]) }, signal);
     try {
-      const task = await this.#loader.load(taskId);
+      const task = await this.#loaderFor(scopeOf(call))(taskId);
       if (!task) throw new NotFoundError("task", [id]);
       if (isTerminal(task.status)) return task;
       const done = await feed.nextBefore(Date.now() + wait);
@@ -120,17 +123,19 @@ export class TaskService {
 
   /** `concurrent.futures.wait(fs, return_when)`; at the timeout it returns what stands, `complete: false`. */
   async batch(
+    call: CallContext,
     args: {
       ids?: readonly string[] | null;
       submissionId?: string | null;
       timeoutMs?: number | null;
       returnWhen?: ReturnWhen | null;
     },
-    signal?: AbortSignal,
   ): Promise<BatchOutcome> {
+    const { signal } = call;
+    const scope = scopeOf(call);
     const wait = this.#waitMs(args.timeoutMs);
     const returnWhen = args.returnWhen ?? "ALL_COMPLETED";
-    const { selection, read, order } = this.#selection(args.ids, args.submissionId);
+    const { selection, read, order } = this.#selection(scope, args.ids, args.submissionId);
     const feed = await this.#feed(selection, signal);
     try {
       const byId = new Map((await read()).map((t) => [t.id, t]));
@@ -163,7 +168,7 @@ export class TaskService {
       if (signal?.aborted) throw new WaitAbortedError();
       // Events carry only completions; one read refreshes the rest (PENDING → RUNNING) for the answer.
       const unfinished = [...byId.values()].filter((t) => !isTerminal(t.status)).map((t) => t.id);
-      for (const fresh of await this.#deps.store.findByIds(unfinished)) byId.set(fresh.id, fresh);
+      for (const fresh of await this.#deps.store.findByIds(unfinished, scope)) byId.set(fresh.id, fresh);
       const tasks = asked.map((id) => byId.get(id)!);
       const doneAsked = tasks.filter((t) => isTerminal(t.status)).length;
       return { tasks, done: doneAsked, notDone: tasks.length - doneAsked, complete: met() };
@@ -176,9 +181,15 @@ export class TaskService {
    * The `taskDone` stream: already-done tasks first, then each completion as it commits, each once.
    * Finite selections end after their last task; with no selection it runs until closed.
    */
-  async watchDone(args: { ids?: readonly string[] | null; submissionId?: string | null }): Promise<AsyncIterableIterator<Task>> {
-    if (args.ids == null && args.submissionId == null) return this.#feed({ kind: "all" });
-    const { selection, read } = this.#selection(args.ids, args.submissionId);
+  async watchDone(
+    call: CallContext,
+    args: { ids?: readonly string[] | null; submissionId?: string | null },
+  ): Promise<AsyncIterableIterator<Task>> {
+    const scope = scopeOf(call);
+    if (args.ids == null && args.submissionId == null) {
+      return this.#feed(scope.kind === "all" ? { kind: "all" } : { kind: "owner", keyId: scope.keyId });
+    }
+    const { selection, read } = this.#selection(scope, args.ids, args.submissionId);
     const feed = await this.#feed(selection);
     try {
       const tasks = await read();
@@ -194,27 +205,29 @@ export class TaskService {
   }
 
   /** `Future.cancel()`: PENDING becomes CANCELLED; RUNNING or done tasks are returned as they stand. */
-  async cancel(id: string): Promise<Task> {
+  async cancel(call: CallContext, id: string): Promise<Task> {
+    const scope = scopeOf(call);
     const taskId = parseId(id);
-    if (taskId === null) throw new NotFoundError("task", [id]);
-    const cancelled = await this.#deps.lifecycle.cancel(taskId);
+    const [visible] = taskId === null ? [] : await this.#deps.store.findByIds([taskId], scope);
+    if (!visible) throw new NotFoundError("task", [id]);
+    const cancelled = await this.#deps.lifecycle.cancel(visible.id);
     if (cancelled) return cancelled;
-    const [task] = await this.#deps.store.findByIds([taskId]);
-    if (!task) throw new NotFoundError("task", [id]);
-    return task;
+    const [task] = await this.#deps.store.findByIds([visible.id], scope);
+    return task ?? visible;
   }
 
-  list(args: { status?: TaskStatus | null; first?: number | null; after?: string | null }): Promise<Task[]> {
+  list(call: CallContext, args: { status?: TaskStatus | null; first?: number | null; after?: string | null }): Promise<Task[]> {
     const { defaultPageSize, maxPageSize } = this.#deps.limits;
     const first = args.first ?? defaultPageSize;
     if (first < 0 || first > maxPageSize) throw new BadUserInputError(`first must be between 0 and ${maxPageSize}`, { first });
     const afterId = args.after == null ? undefined : parseId(args.after);
     if (afterId === null) throw new BadUserInputError(`after is not a task id: ${args.after}`);
-    return this.#deps.store.listTasks({ status: args.status ?? undefined, first, afterId });
+    return this.#deps.store.listTasks({ scope: scopeOf(call), status: args.status ?? undefined, first, afterId });
   }
 
-  countByStatus(): Promise<Record<TaskStatus, number>> {
-    return this.#deps.store.countByStatus();
+  /** Task counts by status: the caller's (an admin key, or no keys: all). */
+  countByStatus(call: CallContext): Promise<Record<TaskStatus, number>> {
+    return this.#deps.store.countByStatus(scopeOf(call));
   }
 
   /** Shutdown, step one: from now on new submissions fail with SHUTTING_DOWN (returns at once). */
@@ -252,7 +265,23 @@ export class TaskService {
     return timeout();
   }
 
-  #selection(ids: readonly string[] | null | undefined, submissionId: string | null | undefined) {
+  #loaderFor(scope: TaskScope): (id: number) => Promise<Task | undefined> {
+    const key = scope.kind === "all" ? "all" : String(scope.keyId);
+    let loader = this.#loaders.get(key);
+    if (!loader) {
+      loader = new DataLoader(
+        async (ids) => {
+          const found = new Map((await this.#deps.store.findByIds(ids, scope)).map((t) => [t.id, t]));
+          return ids.map((id) => found.get(id));
+        },
+        { cache: false, batchScheduleFn: (run) => setImmediate(run) },
+      );
+      this.#loaders.set(key, loader);
+    }
+    return (id) => loader.load(id);
+  }
+
+  #selection(scope: TaskScope, ids: readonly string[] | null | undefined, submissionId: string | null | undefined) {
     if ((ids == null) === (submissionId == null)) {
       throw new BadUserInputError("Pass exactly one of ids or submissionId");
     }
@@ -263,14 +292,14 @@ export class TaskService {
       const known = [...new Set(order.filter((id): id is number => id !== null))];
       return {
         selection: { kind: "ids", ids: new Set(known) } as DoneSelection,
-        read: () => this.#deps.store.findByIds(known),
+        read: () => this.#deps.store.findByIds(known, scope),
         // Ids that cannot exist map to -1, which no task has: #checkFound names them.
         order: order.map((id) => id ?? -1),
       };
     }
     const sid = parseId(submissionId!);
     const read = async () => {
-      const tasks = sid === null ? null : await this.#deps.store.findBySubmission(sid);
+      const tasks = sid === null ? null : await this.#deps.store.findBySubmission(sid, scope);
       if (!tasks) throw new NotFoundError("submission", [submissionId!]);
       return tasks;
     };
@@ -314,6 +343,11 @@ export class TaskService {
       respectRobots: request.respectRobots ?? defaults.respectRobots,
     };
   }
+}
+
+/** What a caller may see: everything without keys or with an admin key, else its own tasks. */
+function scopeOf({ caller }: CallContext): TaskScope {
+  return caller === null || caller.admin ? ALL_TASKS : { kind: "owner", keyId: caller.keyId };
 }
 
 /**

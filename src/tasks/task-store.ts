@@ -43,7 +43,16 @@ export type AttemptOutcome = { id: number; attempt: number; worker: number | nul
   | { kind: "retryLater"; error: TaskError; runAt: number }
 );
 
+/**
+ * Whose tasks a read sees: every task (no keys, or an admin key), or those of one key. Reads take it
+ * explicitly; writes by id come after a scoped read (the service) or from the dispatcher's own claims.
+ */
+export type TaskScope = { kind: "all" } | { kind: "owner"; keyId: number };
+
+export const ALL_TASKS: TaskScope = { kind: "all" };
+
 export interface TaskPage {
+  scope: TaskScope;
   status?: TaskStatus;
   first: number;
   afterId?: number;
@@ -58,15 +67,15 @@ export interface TaskPage {
  * pins the behaviour every implementation must have.
  */
 export interface TaskStore {
-  /** The submission and every task (INITIAL_STATUS) in one transaction; tasks in input order. */
-  createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number): Promise<Submission>;
-  /** The tasks that exist among `ids`, in any order. */
-  findByIds(ids: readonly number[]): Promise<Task[]>;
-  /** Every task of the submission in id order; null when there is no such submission. */
-  findBySubmission(submissionId: number): Promise<Task[] | null>;
+  /** The submission and every task (INITIAL_STATUS) in one transaction, owned by `ownerKeyId`; tasks in input order. */
+  createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number, ownerKeyId: number | null): Promise<Submission>;
+  /** The tasks in `scope` that exist among `ids`, in any order. */
+  findByIds(ids: readonly number[], scope: TaskScope): Promise<Task[]>;
+  /** Every task of the submission in id order; null when there is no such submission in `scope`. */
+  findBySubmission(submissionId: number, scope: TaskScope): Promise<Task[] | null>;
   /** Keyset pagination in id (submission) order. */
   listTasks(page: TaskPage): Promise<Task[]>;
-  countByStatus(): Promise<Record<TaskStatus, number>>;
+  countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>>;
   /** Earliest time a PENDING task that is not runnable yet (retry backoff) becomes runnable, or null. */
   nextRunAt(now: number): Promise<number | null>;
 

@@ -4,6 +4,8 @@ import type { TaskStatus } from "./task-state.js";
 export interface Task {
   id: number;
   submissionId: number;
+  /** The API key that submitted it; null when the service had no keys then. */
+  ownerKeyId: number | null;
   url: string;
   host: string;
   status: TaskStatus;

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,10 +19,23 @@ describe("a database whose disk fills up and then has space again", () => {
   let site: FixtureSite;
   let mountPoint: string;
   const filler = () => path.join(mountPoint, "filler");
+  /** Writes to a filler file until the file system refuses (the database may grow meanwhile). */
   const fillDisk = () => {
-    const { bavail, bsize } = statfsSync(mountPoint);
-    writeFileSync(filler(), Buffer.alloc(Number(bavail) * Number(bsize)));
+    const chunk = Buffer.alloc(1024 * 1024);
+    const fd = openSync(filler(), "w");
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+      // The last partial megabyte too, a page at a time.
+      try {
+        for (;;) writeSync(fd, chunk, 0, 4096);
+      } catch {}
+    } finally {
+      closeSync(fd);
+    }
   };
+  const freeDisk = () => rmSync(filler(), { force: true });
 
   beforeAll(async () => {
     site = await startFixtureSite();
@@ -51,7 +64,7 @@ describe("a database whose disk fills up and then has space again", () => {
       fillDisk();
       // Results that cannot be saved are retried, then given up on: their tasks are to run again.
       await service.waitForOutput(/"requeueing":[1-9]/);
-      rmSync(filler());
+      freeDisk();
 
       await stream.completed;
       const ids = stream.items.map((t) => t.id);
@@ -62,6 +75,7 @@ describe("a database whose disk fills up and then has space again", () => {
     } catch (error) {
       throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
     } finally {
+      freeDisk();
       await client.dispose();
       await service.stop();
     }
@@ -88,7 +102,7 @@ describe("a database whose disk fills up and then has space again", () => {
       // The retries come due and their claims fail, four times at least: more slots than the host has
       // would have been lost if a failed claim kept the slots it took.
       await service.waitForOutput(/(dispatcher could not claim tasks[^]*){4}/);
-      rmSync(filler());
+      freeDisk();
 
       await stream.completed;
       expect(stream.items.map((t) => t.status)).toEqual(Array(8).fill("SUCCEEDED"));
@@ -96,6 +110,7 @@ describe("a database whose disk fills up and then has space again", () => {
     } catch (error) {
       throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
     } finally {
+      freeDisk();
       await client.dispose();
       await service.stop();
     }

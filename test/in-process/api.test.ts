@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
 import { BATCH, RESULT, SUBMIT, TASK, type SubmitData } from "../helpers/queries.js";
+import { ALL_TASKS } from "../../src/tasks/task-store.js";
 
 const CRAWL = `mutation Crawl($url: String!, $timeoutMs: Int) { crawl(url: $url, timeoutMs: $timeoutMs) { id status } }`;
 
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 async function taskCount(): Promise<number> {
-  const counts = await app.store.countByStatus();
+  const counts = await app.store.countByStatus(ALL_TASKS);
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 

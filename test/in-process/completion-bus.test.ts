@@ -7,6 +7,7 @@ function doneTask(id: number, submissionId = 1): Task {
   return {
     id,
     submissionId,
+    ownerKeyId: null,
     url: `https://a.example/${id}`,
     host: "a.example",
     status: "SUCCEEDED",

@@ -7,7 +7,7 @@ import { HostGate, type Admission } from "../../src/pool/host-gate.js";
 import { InProcessCompletionBus } from "../../src/tasks/bus/in-process-bus.js";
 import type { SubmissionOptions, Task } from "../../src/tasks/task.js";
 import { TaskLifecycle } from "../../src/tasks/task-lifecycle.js";
-import type { ClaimCandidate } from "../../src/tasks/task-store.js";
+import { ALL_TASKS, type ClaimCandidate } from "../../src/tasks/task-store.js";
 import { useFreshSqlite } from "./fresh-sqlite.js";
 import { Completions, FlakyStore, pageFor, StandInPool, within } from "./stand-ins.js";
 
@@ -81,11 +81,12 @@ async function harness(options: HarnessOptions = {}) {
     const created = await lifecycle.submit(
       urls.map((url) => ({ url, host: new URL(url).hostname })),
       { ...DEFAULT_SUBMISSION, ...submission },
+      null,
     );
     return { ...created, done: await Completions.of(bus, created.id) };
   };
   const read = async (tasks: readonly Task[]) => {
-    const rows = await real.findByIds(tasks.map((t) => t.id));
+    const rows = await real.findByIds(tasks.map((t) => t.id), ALL_TASKS);
     return tasks.map((t) => rows.find((r) => r.id === t.id)!);
   };
   return { dispatcher, store, real, bus, lifecycle, pool, gate, robotsFetched, submit, read };

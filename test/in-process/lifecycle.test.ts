@@ -11,7 +11,7 @@ import {
   type TaskStatus,
   type TransitionName,
 } from "../../src/tasks/task-state.js";
-import type { AttemptOutcome, TaskStore } from "../../src/tasks/task-store.js";
+import { ALL_TASKS, type AttemptOutcome, type TaskStore } from "../../src/tasks/task-store.js";
 import { useFreshSqlite } from "./fresh-sqlite.js";
 
 const sqlite = useFreshSqlite();
@@ -92,12 +92,12 @@ describe("TaskLifecycle", () => {
   });
 
   const read = async (id: number): Promise<Task> => {
-    const [task] = await store.findByIds([id]);
+    const [task] = await store.findByIds([id], ALL_TASKS);
     if (!task) throw new Error(`task ${id} is missing`);
     return task;
   };
 
-  const submitOne = async (url = "https://a.example/1") => (await lifecycle.submit([{ url, host: new URL(url).hostname }], OPTIONS)).tasks[0]!;
+  const submitOne = async (url = "https://a.example/1") => (await lifecycle.submit([{ url, host: new URL(url).hostname }], OPTIONS, null)).tasks[0]!;
 
   /** A new task brought to `status` through the lifecycle's own verbs. */
   const taskIn = async (status: TaskStatus): Promise<Task> => {
@@ -152,6 +152,7 @@ describe("TaskLifecycle", () => {
         { url: "https://b.example/2", host: "b.example" },
       ],
       OPTIONS,
+      null,
     );
     expect(submission.tasks.map((t) => t.status)).toEqual([INITIAL_STATUS, INITIAL_STATUS]);
     expect(submission.tasks.map((t) => t.createdAt)).toEqual([new Date(T0), new Date(T0)]);
@@ -195,6 +196,7 @@ describe("TaskLifecycle", () => {
     const submission = await lifecycle.submit(
       [1, 2, 3, 4].map((n) => ({ url: `https://a.example/${n}`, host: "a.example" })),
       OPTIONS,
+      null,
     );
     const claimed = (await lifecycle.claim({ limit: 10, skipHosts: new Set(), admit: () => true })).map((c) => c.task);
     const [t1, t2, t3, t4] = claimed as [Task, Task, Task, Task];
@@ -246,7 +248,7 @@ describe("TaskLifecycle", () => {
     const mine = await taskIn("RUNNING");
     expect(await lifecycle.requeueOrphans()).toBe(1);
     expect(await lifecycle.requeue()).toBe(1);
-    expect((await store.findByIds([orphan.id, mine.id])).map((t) => t.status)).toEqual(["PENDING", "PENDING"]);
+    expect((await store.findByIds([orphan.id, mine.id], ALL_TASKS)).map((t) => t.status)).toEqual(["PENDING", "PENDING"]);
     expect(await dead.finishAttempts([succeed(orphanClaim!.task)])).toEqual([]);
     expect(bus.batches).toEqual([]);
   });
@@ -256,7 +258,7 @@ describe("TaskLifecycle", () => {
     const published: Task[] = [];
     await bus.subscribe({ kind: "all" }, (task) => {
       published.push(task);
-      seen.push(store.findByIds([task.id]));
+      seen.push(store.findByIds([task.id], ALL_TASKS));
     });
     const task = await taskIn("RUNNING");
     await lifecycle.finishAttempts([succeed(task)]);

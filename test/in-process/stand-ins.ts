@@ -4,7 +4,7 @@ import type { CrawlRunner } from "../../src/pool/dispatcher.js";
 import type { CompletionBus } from "../../src/tasks/completion-bus.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../src/tasks/task.js";
 import type { TaskStatus } from "../../src/tasks/task-state.js";
-import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskStore } from "../../src/tasks/task-store.js";
+import { ALL_TASKS, type AttemptOutcome, type ClaimedTask, type ClaimRequest, type TaskPage, type TaskScope, type TaskStore } from "../../src/tasks/task-store.js";
 import type { CheckedUrl } from "../../src/tasks/validate-urls.js";
 import type { CrawlJob } from "../../src/worker/protocol.js";
 
@@ -195,25 +195,25 @@ export class FlakyStore implements TaskStore {
   async requeue(owner: string, ids?: readonly number[]): Promise<number> {
     if (this.#shouldFail("requeue")) throw this.#failed("requeue");
     const count = await this.inner.requeue(owner, ids);
-    const rows = ids ? await this.inner.findByIds(ids) : [];
+    const rows = ids ? await this.inner.findByIds(ids, ALL_TASKS) : [];
     this.#emit({ kind: "requeued", count, rows });
     return count;
   }
 
-  createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number): Promise<Submission> {
-    return this.inner.createSubmission(urls, options, now);
+  createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number, ownerKeyId: number | null): Promise<Submission> {
+    return this.inner.createSubmission(urls, options, now, ownerKeyId);
   }
-  findByIds(ids: readonly number[]): Promise<Task[]> {
-    return this.inner.findByIds(ids);
+  findByIds(ids: readonly number[], scope: TaskScope): Promise<Task[]> {
+    return this.inner.findByIds(ids, scope);
   }
-  findBySubmission(submissionId: number): Promise<Task[] | null> {
-    return this.inner.findBySubmission(submissionId);
+  findBySubmission(submissionId: number, scope: TaskScope): Promise<Task[] | null> {
+    return this.inner.findBySubmission(submissionId, scope);
   }
   listTasks(page: TaskPage): Promise<Task[]> {
     return this.inner.listTasks(page);
   }
-  countByStatus(): Promise<Record<TaskStatus, number>> {
-    return this.inner.countByStatus();
+  countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
+    return this.inner.countByStatus(scope);
   }
   async nextRunAt(now: number): Promise<number | null> {
     await this.#pausedAt("nextRunAt");

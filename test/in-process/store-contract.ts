@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PageResult, SubmissionOptions, Task, TaskError } from "../../src/tasks/task.js";
 import { INITIAL_STATUS, TASK_STATUSES } from "../../src/tasks/task-state.js";
-import type { AttemptOutcome, ClaimCandidate, ClaimRequest, TaskStore } from "../../src/tasks/task-store.js";
+import { ALL_TASKS, type AttemptOutcome, type ClaimCandidate, type ClaimRequest, type TaskScope, type TaskStore } from "../../src/tasks/task-store.js";
 import type { CheckedUrl } from "../../src/tasks/validate-urls.js";
 
 /**
@@ -24,7 +24,7 @@ export function describeTaskStoreContract(
     });
 
     const submit = (urls: readonly string[], options: Partial<SubmissionOptions> = {}, now = T0) =>
-      store.createSubmission(urls.map(checked), { ...DEFAULT_OPTIONS, ...options }, now);
+      store.createSubmission(urls.map(checked), { ...DEFAULT_OPTIONS, ...options }, now, null);
 
     /** Claims as `owner` every runnable task admit accepts (all by default). */
     const claim = (request: Partial<ClaimRequest> = {}) =>
@@ -40,7 +40,7 @@ export function describeTaskStoreContract(
     };
 
     const read = async (id: number): Promise<Task> => {
-      const [task] = await store.findByIds([id]);
+      const [task] = await store.findByIds([id], ALL_TASKS);
       if (!task) throw new Error(`task ${id} is missing`);
       return task;
     };
@@ -59,6 +59,7 @@ export function describeTaskStoreContract(
           expect(task).toEqual({
             id: task.id,
             submissionId: submission.id,
+            ownerKeyId: null,
             url: task.url,
             host: task.host,
             status: INITIAL_STATUS,
@@ -72,7 +73,7 @@ export function describeTaskStoreContract(
           });
         }
         // What it returned is what was stored.
-        expect(await store.findBySubmission(submission.id)).toEqual(submission.tasks);
+        expect(await store.findBySubmission(submission.id, ALL_TASKS)).toEqual(submission.tasks);
       });
 
       it("keeps a URL given twice as two tasks", async () => {
@@ -108,27 +109,27 @@ export function describeTaskStoreContract(
       it("findByIds returns the tasks that exist and leaves unknown ids out", async () => {
         const { tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
         const unknown = Math.max(...tasks.map((t) => t.id)) + 1000;
-        const found = await store.findByIds([tasks[2]!.id, unknown, tasks[0]!.id]);
+        const found = await store.findByIds([tasks[2]!.id, unknown, tasks[0]!.id], ALL_TASKS);
         expect(found.map((t) => t.id).sort((x, y) => x - y)).toEqual([tasks[0]!.id, tasks[2]!.id]);
         expect(found.find((t) => t.id === tasks[2]!.id)).toEqual(tasks[2]);
       });
 
       it("findByIds of no ids, or only unknown ones, is empty", async () => {
-        expect(await store.findByIds([])).toEqual([]);
-        expect(await store.findByIds([424242])).toEqual([]);
+        expect(await store.findByIds([], ALL_TASKS)).toEqual([]);
+        expect(await store.findByIds([424242], ALL_TASKS)).toEqual([]);
       });
 
       it("findBySubmission returns the submission's tasks in id order, and only its own", async () => {
         const a = await submit(["https://a.example/1", "https://a.example/2"]);
         await submit(["https://b.example/1"]);
         const c = await submit(["https://c.example/1", "https://c.example/2", "https://c.example/3"]);
-        expect(await store.findBySubmission(a.id)).toEqual(a.tasks);
-        expect(await store.findBySubmission(c.id)).toEqual(c.tasks);
+        expect(await store.findBySubmission(a.id, ALL_TASKS)).toEqual(a.tasks);
+        expect(await store.findBySubmission(c.id, ALL_TASKS)).toEqual(c.tasks);
       });
 
       it("findBySubmission is null for an unknown submission", async () => {
         const a = await submit(["https://a.example/1"]);
-        expect(await store.findBySubmission(a.id + 1000)).toBeNull();
+        expect(await store.findBySubmission(a.id + 1000, ALL_TASKS)).toBeNull();
       });
 
       it("every read returns the same task, whatever state it is in", async () => {
@@ -150,12 +151,12 @@ export function describeTaskStoreContract(
         );
         await store.cancel(toCancel!.id, T0 + 20);
         const all = [toSucceed, toFail, toRetry, stillRunning, toCancel, stillPending].map((t) => t!.id);
-        const byId = await store.findByIds(all);
+        const byId = await store.findByIds(all, ALL_TASKS);
         const bySubmission = [
-          ...((await store.findBySubmission(toSucceed!.submissionId)) ?? []),
-          ...((await store.findBySubmission(toCancel!.submissionId)) ?? []),
+          ...((await store.findBySubmission(toSucceed!.submissionId, ALL_TASKS)) ?? []),
+          ...((await store.findBySubmission(toCancel!.submissionId, ALL_TASKS)) ?? []),
         ];
-        const listed = await store.listTasks({ first: 100 });
+        const listed = await store.listTasks({ scope: ALL_TASKS, first: 100 });
         expect(bySubmission.map((t) => t.status)).toEqual(["SUCCEEDED", "FAILED", "PENDING", "RUNNING", "CANCELLED", "PENDING"]);
         expect(listed).toEqual(bySubmission);
         expect([...byId].sort((x, y) => x.id - y.id)).toEqual(bySubmission);
@@ -170,7 +171,7 @@ export function describeTaskStoreContract(
         const pages: Task[][] = [];
         let afterId: number | undefined;
         for (;;) {
-          const page = await store.listTasks({ first: 2, afterId });
+          const page = await store.listTasks({ scope: ALL_TASKS, first: 2, afterId });
           if (page.length === 0) break;
           pages.push(page);
           afterId = page.at(-1)!.id;
@@ -182,7 +183,7 @@ export function describeTaskStoreContract(
       it("starts after afterId even when that task is gone from the filter", async () => {
         const { tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
         await store.cancel(tasks[1]!.id, T0);
-        const page = await store.listTasks({ status: "PENDING", first: 10, afterId: tasks[1]!.id });
+        const page = await store.listTasks({ scope: ALL_TASKS, status: "PENDING", first: 10, afterId: tasks[1]!.id });
         expect(page.map((t) => t.id)).toEqual([tasks[2]!.id]);
       });
 
@@ -191,31 +192,66 @@ export function describeTaskStoreContract(
         await store.cancel(tasks[0]!.id, T0);
         await store.cancel(tasks[2]!.id, T0);
         await store.cancel(tasks[3]!.id, T0);
-        const first = await store.listTasks({ status: "CANCELLED", first: 2 });
+        const first = await store.listTasks({ scope: ALL_TASKS, status: "CANCELLED", first: 2 });
         expect(first.map((t) => t.id)).toEqual([tasks[0]!.id, tasks[2]!.id]);
         expect(first.every((t) => t.status === "CANCELLED")).toBe(true);
-        const second = await store.listTasks({ status: "CANCELLED", first: 2, afterId: tasks[2]!.id });
+        const second = await store.listTasks({ scope: ALL_TASKS, status: "CANCELLED", first: 2, afterId: tasks[2]!.id });
         expect(second.map((t) => t.id)).toEqual([tasks[3]!.id]);
-        expect((await store.listTasks({ status: "PENDING", first: 10 })).map((t) => t.id)).toEqual([tasks[1]!.id, tasks[4]!.id]);
-        expect(await store.listTasks({ status: "SUCCEEDED", first: 10 })).toEqual([]);
+        expect((await store.listTasks({ scope: ALL_TASKS, status: "PENDING", first: 10 })).map((t) => t.id)).toEqual([tasks[1]!.id, tasks[4]!.id]);
+        expect(await store.listTasks({ scope: ALL_TASKS, status: "SUCCEEDED", first: 10 })).toEqual([]);
       });
 
       it("is empty after the last task and on an empty store", async () => {
-        expect(await store.listTasks({ first: 10 })).toEqual([]);
+        expect(await store.listTasks({ scope: ALL_TASKS, first: 10 })).toEqual([]);
         const { tasks } = await submit(["https://a.example/1"]);
-        expect(await store.listTasks({ first: 10, afterId: tasks[0]!.id })).toEqual([]);
+        expect(await store.listTasks({ scope: ALL_TASKS, first: 10, afterId: tasks[0]!.id })).toEqual([]);
       });
     });
 
     describe("countByStatus", () => {
       it("counts every status, zero included", async () => {
-        expect(await store.countByStatus()).toEqual(Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])));
+        expect(await store.countByStatus(ALL_TASKS)).toEqual(Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])));
         const [r1, r2, r3] = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]);
         const { tasks } = await submit(["https://b.example/1", "https://b.example/2", "https://b.example/3"]);
         await store.finishAttempts(OWNER, [succeedOutcome(r1!), failOutcome(r2!), retryOutcome(r3!, T0 + 1000)], T0);
         await store.cancel(tasks[0]!.id, T0);
         await store.reject([tasks[1]!.id], ROBOTS, T0);
-        expect(await store.countByStatus()).toEqual({ PENDING: 2, RUNNING: 1, SUCCEEDED: 1, FAILED: 2, CANCELLED: 1 });
+        expect(await store.countByStatus(ALL_TASKS)).toEqual({ PENDING: 2, RUNNING: 1, SUCCEEDED: 1, FAILED: 2, CANCELLED: 1 });
+      });
+    });
+
+    describe("scopes (API keys)", () => {
+      const ALICE: TaskScope = { kind: "owner", keyId: 1 };
+      const BOB: TaskScope = { kind: "owner", keyId: 2 };
+      const submitAs = (keyId: number | null, urls: readonly string[]) =>
+        store.createSubmission(urls.map(checked), DEFAULT_OPTIONS, T0, keyId);
+
+      it("stores the owner on the submission's tasks", async () => {
+        const { tasks } = await submitAs(1, ["https://a.example/1"]);
+        expect(tasks[0]!.ownerKeyId).toBe(1);
+        expect((await read(tasks[0]!.id)).ownerKeyId).toBe(1);
+        expect((await submit(["https://a.example/2"])).tasks[0]!.ownerKeyId).toBeNull();
+      });
+
+      it("a key's reads see its own tasks only; the all scope sees every task", async () => {
+        const mine = await submitAs(1, ["https://a.example/1", "https://a.example/2"]);
+        const theirs = await submitAs(2, ["https://b.example/1"]);
+        const open = await submit(["https://c.example/1"]);
+        const ids = [...mine.tasks, ...theirs.tasks, ...open.tasks].map((t) => t.id);
+
+        expect((await store.findByIds(ids, ALICE)).map((t) => t.id).sort()).toEqual(mine.tasks.map((t) => t.id).sort());
+        expect((await store.findByIds(ids, BOB)).map((t) => t.id)).toEqual(theirs.tasks.map((t) => t.id));
+        expect(await store.findByIds(ids, ALL_TASKS)).toHaveLength(4);
+
+        expect(await store.findBySubmission(mine.id, ALICE)).toEqual(mine.tasks);
+        expect(await store.findBySubmission(mine.id, BOB)).toBeNull();
+        expect(await store.findBySubmission(open.id, ALICE)).toBeNull();
+
+        expect((await store.listTasks({ scope: BOB, first: 10 })).map((t) => t.id)).toEqual(theirs.tasks.map((t) => t.id));
+        expect(await store.listTasks({ scope: ALL_TASKS, first: 10 })).toHaveLength(4);
+        expect((await store.countByStatus(ALICE)).PENDING).toBe(2);
+        expect((await store.countByStatus(BOB)).PENDING).toBe(1);
+        expect((await store.countByStatus(ALL_TASKS)).PENDING).toBe(4);
       });
     });
 
@@ -294,7 +330,7 @@ export function describeTaskStoreContract(
         const ids = claims.flat().map((c) => c.task.id);
         expect(new Set(ids).size).toBe(ids.length);
         for (const batch of claims) expect(batch.length).toBeLessThanOrEqual(6);
-        expect((await store.countByStatus()).RUNNING).toBe(ids.length);
+        expect((await store.countByStatus(ALL_TASKS)).RUNNING).toBe(ids.length);
         // What they left is still there to claim, once.
         const rest = await claim();
         expect([...ids, ...rest.map((c) => c.task.id)].sort((a, b) => a - b)).toEqual(tasks.map((t) => t.id));
@@ -310,7 +346,7 @@ export function describeTaskStoreContract(
       it("claims nothing with a limit of 0", async () => {
         await submit(["https://a.example/1"]);
         expect(await claim({ limit: 0 })).toEqual([]);
-        expect((await store.countByStatus()).PENDING).toBe(1);
+        expect((await store.countByStatus(ALL_TASKS)).PENDING).toBe(1);
       });
     });
 
@@ -563,10 +599,10 @@ export function describeTaskStoreContract(
         const before = store.statementCounts();
         const count = (counts: Record<string, number>, name: string) => counts[name] ?? 0;
         const { id, tasks } = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
-        await store.findByIds(tasks.map((t) => t.id));
-        await store.findBySubmission(id);
-        await store.listTasks({ first: 10 });
-        await store.countByStatus();
+        await store.findByIds(tasks.map((t) => t.id), ALL_TASKS);
+        await store.findBySubmission(id, ALL_TASKS);
+        await store.listTasks({ scope: ALL_TASKS, first: 10 });
+        await store.countByStatus(ALL_TASKS);
         await store.nextRunAt(T0);
         const [claimed] = await claim({ limit: 1 });
         await store.finishAttempts(OWNER, [succeedOutcome(claimed!.task)], T0);

@@ -5,7 +5,7 @@ import { InProcessCompletionBus } from "../../src/tasks/bus/in-process-bus.js";
 
 function task(id: number, finishedAt: number, submissionId = 1): Task {
   return {
-    id, submissionId, url: `http://a.example/${id}`, host: "a.example", status: "SUCCEEDED", attempts: 1,
+    id, submissionId, ownerKeyId: null, url: `http://a.example/${id}`, host: "a.example", status: "SUCCEEDED", attempts: 1,
     worker: 1, result: null, error: null, createdAt: new Date(0), startedAt: new Date(0), finishedAt: new Date(finishedAt),
   };
 }

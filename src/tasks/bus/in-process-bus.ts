@@ -2,7 +2,7 @@ import type { CompletionBus, CompletionListener, DoneSelection, Unsubscribe } fr
 import type { Task } from "../task.js";
 
 /**
- * The completion bus of a single process. Subscriptions are indexed by task id and by submission, so a
+ * The completion bus of a single process. Subscriptions are indexed by task id, submission and owner, so a
  * completion costs one map lookup per index however many subscriptions exist and however many ids each
  * one selects; delivery is synchronous, so a subscription is live as soon as it is registered.
  */
@@ -10,6 +10,7 @@ export class InProcessCompletionBus implements CompletionBus {
   readonly #everything = new Set<CompletionListener>();
   readonly #byTask = new Map<number, Set<CompletionListener>>();
   readonly #bySubmission = new Map<number, Set<CompletionListener>>();
+  readonly #byOwner = new Map<number, Set<CompletionListener>>();
   #subscriptions = 0;
 
   publish(tasks: readonly Task[]): void {
@@ -19,6 +20,8 @@ export class InProcessCompletionBus implements CompletionBus {
       if (byTask) for (const listener of byTask) listener(task);
       const bySubmission = this.#bySubmission.get(task.submissionId);
       if (bySubmission) for (const listener of bySubmission) listener(task);
+      const byOwner = task.ownerKeyId === null ? undefined : this.#byOwner.get(task.ownerKeyId);
+      if (byOwner) for (const listener of byOwner) listener(task);
     }
   }
 
@@ -33,6 +36,9 @@ export class InProcessCompletionBus implements CompletionBus {
         break;
       case "submission":
         entries.push({ index: this.#bySubmission, key: selection.submissionId });
+        break;
+      case "owner":
+        entries.push({ index: this.#byOwner, key: selection.keyId });
         break;
       case "ids":
         for (const id of selection.ids) entries.push({ index: this.#byTask, key: id });
@@ -66,5 +72,6 @@ export class InProcessCompletionBus implements CompletionBus {
     this.#everything.clear();
     this.#byTask.clear();
     this.#bySubmission.clear();
+    this.#byOwner.clear();
   }
 }

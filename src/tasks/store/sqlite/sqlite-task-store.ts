@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
 import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../../task-state.js";
-import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskStore } from "../../task-store.js";
+import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { prepareStatements, type CandidateRow, type Statements, type TaskRow } from "./statements.js";
 
@@ -81,19 +81,25 @@ export class SqliteTaskStore implements TaskStore {
     return { ...this.#counts };
   }
 
-  async createSubmission(urls: readonly CheckedUrl[], options: SubmissionOptions, now: number): Promise<Submission> {
+  async createSubmission(
+    urls: readonly CheckedUrl[],
+    options: SubmissionOptions,
+    now: number,
+    ownerKeyId: number | null,
+  ): Promise<Submission> {
     this.#count("createSubmission");
     const { insertSubmission, insertTask } = this.#sql;
     return this.#transaction("acknowledgement", () => {
       const { maxRetries, perHostConcurrency, hostDelayMs, respectRobots } = options;
       const submissionId = Number(
-        insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0).lastInsertRowid,
+        insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
       const tasks = urls.map(
         (u): Task => ({
-          id: Number(insertTask.run(submissionId, u.url, u.host, now, now).lastInsertRowid),
+          id: Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid),
           submissionId,
+          ownerKeyId,
           url: u.url,
           host: u.host,
           status: INITIAL_STATUS,
@@ -110,32 +116,44 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
-  async findByIds(ids: readonly number[]): Promise<Task[]> {
+  async findByIds(ids: readonly number[], scope: TaskScope): Promise<Task[]> {
     if (ids.length === 0) return [];
     this.#count("findByIds");
     this.#count("findByIdsRows", ids.length);
-    return this.#sql.findByIds.all(JSON.stringify(ids)).map(toTask);
+    const rows =
+      scope.kind === "all"
+        ? this.#sql.findByIds.all(JSON.stringify(ids))
+        : this.#sql.findByIdsOwned.all(JSON.stringify(ids), scope.keyId);
+    return rows.map(toTask);
   }
 
-  async findBySubmission(submissionId: number): Promise<Task[] | null> {
+  async findBySubmission(submissionId: number, scope: TaskScope): Promise<Task[] | null> {
     this.#count("findBySubmission");
-    if (this.#sql.submissionExists.get(submissionId) === undefined) return null;
+    const exists =
+      scope.kind === "all"
+        ? this.#sql.submissionExists.get(submissionId)
+        : this.#sql.submissionExistsOwned.get(submissionId, scope.keyId);
+    if (exists === undefined) return null;
     return this.#sql.findBySubmission.all(submissionId).map(toTask);
   }
 
   async listTasks(page: TaskPage): Promise<Task[]> {
     this.#count("listTasks");
     const rows = await this.#prisma.task.findMany({
-      where: { status: page.status, id: page.afterId === undefined ? undefined : { gt: page.afterId } },
+      where: {
+        ...ownerFilter(page.scope),
+        status: page.status,
+        id: page.afterId === undefined ? undefined : { gt: page.afterId },
+      },
       orderBy: { id: "asc" },
       take: page.first,
     });
     return rows.map(toTask);
   }
 
-  async countByStatus(): Promise<Record<TaskStatus, number>> {
+  async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
-    const groups = await this.#prisma.task.groupBy({ by: ["status"], _count: { _all: true } });
+    const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
     const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
     for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
     return counts;
@@ -239,6 +257,10 @@ export class SqliteTaskStore implements TaskStore {
   }
 }
 
+function ownerFilter(scope: TaskScope): { ownerKeyId?: number } {
+  return scope.kind === "all" ? {} : { ownerKeyId: scope.keyId };
+}
+
 function optionsOf(row: CandidateRow): SubmissionOptions {
   return {
     maxRetries: row.maxRetries,
@@ -253,6 +275,7 @@ function toTask(r: TaskRow): Task {
   return {
     id: r.id,
     submissionId: r.submissionId,
+    ownerKeyId: r.ownerKeyId,
     url: r.url,
     host: r.host,
     status,

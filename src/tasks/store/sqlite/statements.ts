@@ -38,14 +38,17 @@ export function prepareStatements(db: Database.Database) {
   return {
     synchronous: { FULL: db.prepare("PRAGMA synchronous = FULL"), NORMAL: db.prepare("PRAGMA synchronous = NORMAL") },
     insertSubmission: db.prepare(
-      `INSERT INTO Submission (createdAt, maxRetries, perHostConcurrency, hostDelayMs, respectRobots) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO Submission (createdAt, maxRetries, perHostConcurrency, hostDelayMs, respectRobots, ownerKeyId)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     insertTask: db.prepare(
-      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt)
-       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?)`,
+      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt, ownerKeyId)
+       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
     ),
     findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
+    findByIdsOwned: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?)) AND ownerKeyId = ?`),
     submissionExists: db.prepare(`SELECT id FROM Submission WHERE id = ?`),
+    submissionExistsOwned: db.prepare(`SELECT id FROM Submission WHERE id = ? AND ownerKeyId = ?`),
     findBySubmission: task(`SELECT * FROM Task WHERE submissionId = ? ORDER BY id`),
     // INDEXED BY: walk PENDING rows in id order and stop at the limit. Left to itself the planner picks the
     // (status, runAt) index for "runAt <= ?" and then sorts every PENDING row, which costs milliseconds
