@@ -14,6 +14,8 @@ import type { CompletionBus } from "./tasks/completion-bus.js";
 import { SqliteTaskStore } from "./tasks/store/sqlite/sqlite-task-store.js";
 import type { KeyStore } from "./auth/api-keys.js";
 import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
+import { Quota } from "./limits/quotas.js";
+import { RateLimits } from "./limits/rate-limits.js";
 import { TaskLifecycle } from "./tasks/task-lifecycle.js";
 import { TaskService } from "./tasks/task-service.js";
 import type { TaskStore } from "./tasks/task-store.js";
@@ -78,6 +80,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     { lifecycle, store, pool, gate, logger },
     { maxInFlight: config.pool.maxInFlight, retry: config.retry },
   );
+  const rateLimits = new RateLimits(config.rateLimits);
   const service = new TaskService({
     store,
     lifecycle,
@@ -91,6 +94,12 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     },
     allowRobotsOverride: config.politeness.allowRobotsOverride,
     onSubmitted: () => dispatcher.wake(),
+    quotas: {
+      waits: new Quota("TOO_MANY_WAITS", "blocking waits (result, batch, crawl)", config.quotas.waits),
+      streams: new Quota("TOO_MANY_SUBSCRIPTIONS", "taskDone subscriptions", config.quotas.subscriptions),
+      subscriberBuffer: config.quotas.subscriberBuffer,
+    },
+    rateLimits,
   });
   const yoga = buildYoga(
     buildSchema(config.limits),
@@ -98,10 +107,10 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       service,
       pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
     },
-    keys,
+    { keys, rateLimits },
     logger,
   );
-  const server = new HttpServer(yoga, keys);
+  const server = new HttpServer(yoga, { keys, maxSubscriptionsPerConnection: config.quotas.subscriptionsPerConnection });
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
   // operation, live bus subscriptions and open waits/streams (a leak shows in both), and the main

@@ -44,6 +44,14 @@ const envSchema = z.object({
   CRAWLQ_DEFAULT_WAIT_MS: int(0).default(30_000),
   CRAWLQ_MAX_WAIT_MS: int(0, 3_600_000).default(300_000),
   CRAWLQ_MAX_BATCH_IDS: int(1, 1_000_000).default(10_000),
+  CRAWLQ_MAX_WAITS_PER_KEY: int(1).default(2_000),
+  CRAWLQ_MAX_WAITS: int(1).default(10_000),
+  CRAWLQ_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
+  CRAWLQ_MAX_SUBSCRIPTIONS_PER_KEY: int(1).default(1_000),
+  CRAWLQ_MAX_SUBSCRIPTIONS: int(1).default(10_000),
+  CRAWLQ_SUBSCRIBER_BUFFER: int(1).default(10_000),
+  CRAWLQ_RATE_URLS_PER_MINUTE: int(0).default(0),
+  CRAWLQ_RATE_OPERATIONS_PER_MINUTE: int(0).default(0),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
   /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
@@ -124,6 +132,16 @@ function toConfig(e: z.infer<typeof envSchema>) {
       defaultPageSize: 100,
       maxPageSize: 1_000,
     } satisfies ApiLimits,
+    /** What one caller (API key) and the whole service may hold open at once. */
+    quotas: {
+      waits: { perKey: e.CRAWLQ_MAX_WAITS_PER_KEY, total: e.CRAWLQ_MAX_WAITS },
+      subscriptions: { perKey: e.CRAWLQ_MAX_SUBSCRIPTIONS_PER_KEY, total: e.CRAWLQ_MAX_SUBSCRIPTIONS },
+      subscriptionsPerConnection: e.CRAWLQ_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      /** Completions a taskDone subscriber may fall behind before its stream is ended (SLOW_SUBSCRIBER). */
+      subscriberBuffer: e.CRAWLQ_SUBSCRIBER_BUFFER,
+    },
+    /** Per-key budgets per minute; 0: off. */
+    rateLimits: { urlsPerMinute: e.CRAWLQ_RATE_URLS_PER_MINUTE, operationsPerMinute: e.CRAWLQ_RATE_OPERATIONS_PER_MINUTE },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };

@@ -1,10 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
+import { createGraphQLError } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Caller, KeyStore } from "../auth/api-keys.js";
+import { QuotaExceededError } from "../limits/quotas.js";
+import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
 import type { CrawlqYoga } from "./yoga.js";
 
@@ -21,7 +24,8 @@ export class HttpServer {
   readonly #sockets = new Set<Socket>();
   readonly #disposeWs: () => Promise<void> | void;
 
-  constructor(yoga: CrawlqYoga, keys: KeyStore) {
+  constructor(yoga: CrawlqYoga, options: { keys: KeyStore; maxSubscriptionsPerConnection: number }) {
+    const { keys, maxSubscriptionsPerConnection } = options;
     this.#server = createServer(yoga);
     this.#server.on("connection", (socket) => {
       this.#sockets.add(socket);
@@ -42,6 +46,9 @@ export class HttpServer {
     };
     // Who each socket is, found once when it connects (connectionParams or the upgrade's Authorization header).
     const callers = new WeakMap<WebSocket, Caller | null>();
+    // The subscription operations each socket has open (a cap per connection).
+    const openSubscriptions = new WeakMap<WebSocket, Set<string>>();
+    const ended = (socket: WebSocket, id: string) => openSubscriptions.get(socket)?.delete(id);
     const ws = useServer(
       {
         onConnect: async (ctx) => {
@@ -56,9 +63,11 @@ export class HttpServer {
             return false;
           }
         },
+        onComplete: (ctx, id) => void ended(ctx.extra.socket, id),
+        onError: (ctx, id) => void ended(ctx.extra.socket, id),
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
         subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-        onSubscribe: async (ctx, _id, params) => {
+        onSubscribe: async (ctx, id, params) => {
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
@@ -75,16 +84,26 @@ export class HttpServer {
             if (error instanceof GraphQLError) return [error];
             throw error;
           }
-          const args = {
-            schema,
-            operationName: params.operationName,
-            document,
-            variableValues: params.variables,
-            contextValue: await contextFactory(),
-            rootValue: { execute, subscribe },
-          };
+          let contextValue: unknown;
+          try {
+            contextValue = await contextFactory();
+          } catch (error) {
+            // Refused while building the context (RATE_LIMITED, …): this operation's error, not the socket's.
+            if (error instanceof CrawlqError) return [asGraphQLError(error)];
+            throw error;
+          }
+          const args = { schema, operationName: params.operationName, document, variableValues: params.variables, contextValue,
+            rootValue: { execute, subscribe } };
           const errors = validate(args.schema, args.document);
-          return errors.length > 0 ? errors : args;
+          if (errors.length > 0) return errors;
+          if (getOperationAST(document, params.operationName)?.operation === "subscription") {
+            const open = openSubscriptions.get(ctx.extra.socket) ?? new Set<string>();
+            if (open.size >= maxSubscriptionsPerConnection) {
+              return [asGraphQLError(new QuotaExceededError("TOO_MANY_SUBSCRIPTIONS", "subscriptions", maxSubscriptionsPerConnection, "connection"))];
+            }
+            openSubscriptions.set(ctx.extra.socket, open.add(id));
+          }
+          return args;
         },
       },
       this.#wss,
@@ -121,4 +140,10 @@ export class HttpServer {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/** One of our errors as a graphql-ws error message (HTTP-only details left out). */
+function asGraphQLError(error: CrawlqError): GraphQLError {
+  const { http: _http, ...details } = error.details;
+  return createGraphQLError(error.message, { extensions: { ...details, code: error.code } });
 }

@@ -3,6 +3,7 @@ import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Caller, KeyStore } from "../auth/api-keys.js";
 import type { GraphQLContext } from "../graphql/context.js";
+import type { RateLimits } from "../limits/rate-limits.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken } from "./auth.js";
 
@@ -67,19 +68,25 @@ type InitialContext = { request?: Request; signal?: AbortSignal; caller?: Caller
 
 const NEVER_ABORTED = new AbortController().signal;
 
-export function buildYoga(schema: GraphQLSchema, shared: SharedContext, keys: KeyStore, logger: Logger) {
+/** Who may call, and how often. */
+export interface Access {
+  keys: KeyStore;
+  rateLimits: RateLimits;
+}
+
+export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger) {
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
     // abort signal belong to one request.
-    context: async (initial): Promise<GraphQLContext> => ({
-      ...shared,
-      caller:
+    context: async (initial): Promise<GraphQLContext> => {
+      const caller =
         initial.caller !== undefined
           ? initial.caller
-          : await authenticate(keys, bearerToken(initial.request?.headers.get("authorization"))),
-      signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED,
-    }),
+          : await authenticate(access.keys, bearerToken(initial.request?.headers.get("authorization")));
+      await access.rateLimits.operation(caller);
+      return { ...shared, caller, signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED };
+    },
     graphqlEndpoint: "/graphql",
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },

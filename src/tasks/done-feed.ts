@@ -1,4 +1,5 @@
 import type { CompletionBus, DoneSelection, Unsubscribe } from "./completion-bus.js";
+import { CrawlqError } from "./errors.js";
 import type { Task } from "./task.js";
 
 /**
@@ -6,7 +7,18 @@ import type { Task } from "./task.js";
  * once the subscription is live; the caller then reads the store and hands what was already done to
  * `seed`; any later event for a task already emitted is dropped. Used by `result`, `batch` and `taskDone`.
  */
-export class DoneFeed implements AsyncIterableIterator<Task> {
+/** A subscriber fell too far behind; its stream ends so it cannot hold the service's memory. */
+export class SlowSubscriberError extends CrawlqError {
+  constructor(maxQueued: number) {
+    super(
+      "SLOW_SUBSCRIBER",
+      `This subscription fell more than ${maxQueued} completions behind and was ended; subscribe again to get the rest (done tasks are sent first)`,
+      { maxQueued },
+    );
+  }
+}
+
+export class DoneFeed implements AsyncIterableIterator<Task | SlowSubscriberError> {
   readonly #queue: Task[] = [];
   readonly #seen = new Set<number>();
   readonly #onClose: (feed: DoneFeed) => void;
@@ -14,19 +26,32 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
   #wake: (() => void) | null = null;
   #remaining: Set<number> | null = null;
   #closed = false;
+  // Set when more than #maxQueued completions waited for a consumer that does not keep up.
+  #overflowed: SlowSubscriberError | null = null;
+  readonly #maxQueued: number;
 
   // An unfiltered feed is never seeded and a terminal state is published once, so it keeps no ids
   // (an open-ended subscription must not grow with every completion it has passed on).
   readonly #dedupe: boolean;
 
-  private constructor(selection: DoneSelection, onClose: (feed: DoneFeed) => void) {
+  private constructor(selection: DoneSelection, onClose: (feed: DoneFeed) => void, maxQueued: number) {
     this.#onClose = onClose;
-    this.#dedupe = selection.kind !== "all";
+    this.#dedupe = selection.kind === "ids" || selection.kind === "submission";
+    this.#maxQueued = maxQueued;
   }
 
-  /** A feed whose subscription is live; `onClose` runs once when it closes (for whatever reason). */
-  static async open(bus: CompletionBus, selection: DoneSelection, onClose: (feed: DoneFeed) => void = () => {}): Promise<DoneFeed> {
-    const feed = new DoneFeed(selection, onClose);
+  /**
+   * A feed whose subscription is live; `onClose` runs once when it closes (for whatever reason). Past
+   * `maxQueued` completions waiting for the consumer, the feed ends: the iterator yields one
+   * SlowSubscriberError, then is done (the subscriber may subscribe again: done tasks are replayed).
+   */
+  static async open(
+    bus: CompletionBus,
+    selection: DoneSelection,
+    onClose: (feed: DoneFeed) => void = () => {},
+    maxQueued = Number.POSITIVE_INFINITY,
+  ): Promise<DoneFeed> {
+    const feed = new DoneFeed(selection, onClose, maxQueued);
     const unsubscribe = await bus.subscribe(selection, (task) => feed.#push(task, false));
     if (feed.#closed) unsubscribe(); // closed (shutdown, abort) while the subscription was being set up
     else feed.#unsubscribe = unsubscribe;
@@ -63,8 +88,13 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
     return this.#queue.shift()!;
   }
 
-  async next(): Promise<IteratorResult<Task>> {
+  async next(): Promise<IteratorResult<Task | SlowSubscriberError>> {
     for (;;) {
+      if (this.#overflowed) {
+        const error = this.#overflowed;
+        this.#overflowed = null;
+        return { value: error, done: false };
+      }
       const task = this.#queue.shift();
       if (task) {
         this.#closeIfComplete();
@@ -76,7 +106,7 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
     }
   }
 
-  async return(): Promise<IteratorResult<Task>> {
+  async return(): Promise<IteratorResult<Task | SlowSubscriberError>> {
     this.close();
     this.#queue.length = 0;
     return { value: undefined, done: true };
@@ -102,6 +132,12 @@ export class DoneFeed implements AsyncIterableIterator<Task> {
   #push(task: Task, front: boolean): void {
     if (this.#closed || this.#seen.has(task.id)) return;
     if (this.#dedupe) this.#seen.add(task.id);
+    if (this.#queue.length >= this.#maxQueued) {
+      this.#queue.length = 0;
+      this.#overflowed = new SlowSubscriberError(this.#maxQueued);
+      this.close();
+      return;
+    }
     if (front) this.#queue.unshift(task);
     else this.#queue.push(task);
     this.#remaining?.delete(task.id);

@@ -2,7 +2,9 @@ import DataLoader from "dataloader";
 import { LRUCache } from "lru-cache";
 import type { Caller } from "../auth/api-keys.js";
 import type { CompletionBus, DoneSelection } from "./completion-bus.js";
-import { DoneFeed } from "./done-feed.js";
+import type { Quota } from "../limits/quotas.js";
+import type { RateLimits } from "../limits/rate-limits.js";
+import { DoneFeed, type SlowSubscriberError } from "./done-feed.js";
 import {
   BadUserInputError,
   NotFoundError,
@@ -58,6 +60,9 @@ export interface TaskServiceDeps {
   allowRobotsOverride: boolean;
   /** Tells the dispatcher new work is in the queue. */
   onSubmitted: () => void;
+  /** What a caller may hold open at once, and how far a stream may fall behind. */
+  quotas: { waits: Quota; streams: Quota; subscriberBuffer: number };
+  rateLimits: RateLimits;
 }
 
 /**
@@ -84,6 +89,7 @@ export class TaskService {
     if (!this.#accepting) throw new ShuttingDownError();
     const checked = validateUrls(urls, this.#deps.limits);
     const options = this.#options(request);
+    await this.#deps.rateLimits.urls(call.caller, checked.length);
     const submission = await this.#deps.lifecycle.submit(checked, options, call.caller?.keyId ?? null);
     this.#deps.onSubmitted();
     return submission;
@@ -108,7 +114,7 @@ export class TaskService {
     const wait = this.#waitMs(timeoutMs);
     const taskId = parseId(id);
     if (taskId === null) throw new NotFoundError("task", [id]);
-    const feed = await this.#feed({ kind: "ids", ids: new Set([taskId]) }, signal);
+    const feed = await this.#feed(call, "wait", { kind: "ids", ids: new Set([taskId]) });
     try {
       const task = await this.#loaderFor(scopeOf(call))(taskId);
       if (!task) throw new NotFoundError("task", [id]);
@@ -136,7 +142,7 @@ export class TaskService {
     const wait = this.#waitMs(args.timeoutMs);
     const returnWhen = args.returnWhen ?? "ALL_COMPLETED";
     const { selection, read, order } = this.#selection(scope, args.ids, args.submissionId);
-    const feed = await this.#feed(selection, signal);
+    const feed = await this.#feed(call, "wait", selection);
     try {
       const byId = new Map((await read()).map((t) => [t.id, t]));
       const asked = order ?? [...byId.keys()];
@@ -184,13 +190,13 @@ export class TaskService {
   async watchDone(
     call: CallContext,
     args: { ids?: readonly string[] | null; submissionId?: string | null },
-  ): Promise<AsyncIterableIterator<Task>> {
+  ): Promise<AsyncIterableIterator<Task | SlowSubscriberError>> {
     const scope = scopeOf(call);
     if (args.ids == null && args.submissionId == null) {
-      return this.#feed(scope.kind === "all" ? { kind: "all" } : { kind: "owner", keyId: scope.keyId });
+      return this.#feed(call, "stream", scope.kind === "all" ? { kind: "all" } : { kind: "owner", keyId: scope.keyId });
     }
     const { selection, read } = this.#selection(scope, args.ids, args.submissionId);
-    const feed = await this.#feed(selection);
+    const feed = await this.#feed(call, "stream", selection);
     try {
       const tasks = await read();
       const found = new Map(tasks.map((t) => [t.id, t]));
@@ -245,13 +251,31 @@ export class TaskService {
     return this.#feeds.size;
   }
 
-  async #feed(selection: DoneSelection, signal?: AbortSignal): Promise<DoneFeed> {
+  /**
+   * A live feed for one wait (`kind: "wait"`: result, batch) or one stream (taskDone), counted against
+   * the caller's quota of that kind until it closes. A stream's queue is bounded (slow subscribers).
+   */
+  async #feed(call: CallContext, kind: "wait" | "stream", selection: DoneSelection): Promise<DoneFeed> {
+    const { signal } = call;
     if (signal?.aborted) throw new WaitAbortedError();
+    const release = (kind === "wait" ? this.#deps.quotas.waits : this.#deps.quotas.streams).acquire(call.caller);
     const onAbort = () => feed.close();
-    const feed = await DoneFeed.open(this.#deps.bus, selection, (closed) => {
-      this.#feeds.delete(closed);
-      signal?.removeEventListener("abort", onAbort);
-    });
+    let feed: DoneFeed;
+    try {
+      feed = await DoneFeed.open(
+        this.#deps.bus,
+        selection,
+        (closed) => {
+          this.#feeds.delete(closed);
+          signal?.removeEventListener("abort", onAbort);
+          release();
+        },
+        kind === "stream" ? this.#deps.quotas.subscriberBuffer : undefined,
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
     if (feed.closed) return feed;
     this.#feeds.add(feed);
     signal?.addEventListener("abort", onAbort, { once: true });

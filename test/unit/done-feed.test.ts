@@ -12,7 +12,7 @@ function task(id: number, finishedAt: number, submissionId = 1): Task {
 
 async function drain(feed: DoneFeed): Promise<number[]> {
   const ids: number[] = [];
-  for await (const t of feed) ids.push(t.id);
+  for await (const t of feed) ids.push((t as Task).id);
   return ids;
 }
 
