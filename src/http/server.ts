@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
 import { createGraphQLError } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -9,6 +9,7 @@ import type { Caller, KeyStore } from "../auth/api-keys.js";
 import { QuotaExceededError } from "../limits/quotas.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
+import { serializeOnce } from "./shared-execution.js";
 import type { CrawlqYoga } from "./yoga.js";
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -64,6 +65,8 @@ export class HttpServer {
           }
         },
         onComplete: (ctx, id) => void ended(ctx.extra.socket, id),
+        // A completion's result is shared by its subscribers (shared-execution.ts): serialize it once.
+        onNext: (_ctx, _id, _payload, _args, result) => serializeOnce(result as ExecutionResult),
         onError: (ctx, id) => void ended(ctx.extra.socket, id),
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
         subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),

@@ -6,6 +6,7 @@ import type { GraphQLContext } from "../graphql/context.js";
 import type { RateLimits } from "../limits/rate-limits.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken } from "./auth.js";
+import { useSharedSubscriptionExecution } from "./shared-execution.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -91,6 +92,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
+    plugins: [useSharedSubscriptionExecution()],
     logging: {
       debug: (...args) => logger.debug(args.join(" ")),
       info: (...args) => logger.info(args.join(" ")),

@@ -154,3 +154,23 @@ describe("rate limits", () => {
     expect((await app.graphql(SUBMIT, { urls: urls(2) })).errors).toBeUndefined();
   });
 });
+
+describe("fan-out", () => {
+  it("executes a completion once per distinct selection, however many subscribers asked for it", async () => {
+    const { sharedExecutionCounts } = await import("../../src/http/shared-execution.js");
+    app = await startInProcessApp();
+    const url = await app.listen();
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => wsConnection(url)));
+    // 15 subscribers share one selection, 5 another (a different document).
+    sockets.forEach((s, n) => s.subscribe("s", n < 15 ? TASK_DONE : "subscription { taskDone { id url } }"));
+    await until(() => app!.bus.subscriptionCount() === 20, "20 live subscriptions");
+    const before = { ...sharedExecutionCounts };
+    app.bus.publish([fakeDone(1), fakeDone(2), fakeDone(3)]);
+    await until(() => sockets.every((s) => s.messages.filter((m) => m.type === "next").length === 3), "every delivery");
+    expect(sharedExecutionCounts.executed - before.executed).toBe(3 * 2);
+    expect(sharedExecutionCounts.reused - before.reused).toBe(3 * 18);
+    const first = sockets[0]!.messages.filter((m) => m.type === "next").map((m) => m.payload);
+    for (const s of sockets.slice(1, 15)) expect(s.messages.filter((m) => m.type === "next").map((m) => m.payload)).toEqual(first);
+    for (const s of sockets) s.socket.close();
+  });
+});

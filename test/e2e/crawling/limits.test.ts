@@ -14,7 +14,8 @@ import {
 import { startCrawlq, type Crawlq } from "./harness.js";
 
 const USER_AGENT = "crawlq-e2e/1.0 (+https://crawlq.example/bot)";
-const TIMEOUT_MS = 800;
+// Long enough that reading and inflating 2 MiB never runs out of it on a 2-core machine busy with other test files.
+const TIMEOUT_MS = 2500;
 // Below /big's 16 MiB and the gzip bomb's 64 MiB, small enough to be read well within TIMEOUT_MS on a busy
 // machine. (The 10 MiB default itself is covered by test/unit/crawler.)
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
