@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { parseAllowList } from "./crawler/address-guard.js";
 import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -75,6 +76,11 @@ function toConfig(e: z.infer<typeof envSchema>) {
   }
   if (e.CRAWLQ_DEFAULT_WAIT_MS > e.CRAWLQ_MAX_WAIT_MS) {
     throw new ConfigError("Invalid configuration: CRAWLQ_DEFAULT_WAIT_MS is above CRAWLQ_MAX_WAIT_MS");
+  }
+  try {
+    parseAllowList(e.CRAWLQ_ALLOW_LIST);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: CRAWLQ_ALLOW_LIST: ${(error as Error).message}`);
   }
   return {
     port: e.PORT,
