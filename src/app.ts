@@ -42,6 +42,11 @@ export async function openBackends(config: Config): Promise<Backends> {
   };
 }
 
+/** The Host and Origin checks' settings, shared by Yoga (HTTP, SSE) and the WebSocket server. */
+function httpGuard(config: Config) {
+  return { bindHost: config.host, corsOrigins: config.http.corsOrigins, allowedHosts: config.http.allowedHosts };
+}
+
 /** The app, listening: what `npm start` runs. */
 export async function startApp(config: Config, logger: Logger, backends?: Backends): Promise<App & { url: string }> {
   const app = await createApp(config, logger, backends);
@@ -95,8 +100,9 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
     },
     logger,
+    { guard: httpGuard(config) },
   );
-  const server = new HttpServer(yoga);
+  const server = new HttpServer(yoga, { guard: httpGuard(config) });
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
   // operation, and the main thread's memory (process.memoryUsage(), bytes).

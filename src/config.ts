@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { parseAllowList } from "./crawler/address-guard.js";
+import { isLoopbackHost, normaliseOrigin } from "./http/request-guard.js";
 import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -47,6 +48,9 @@ const envSchema = z.object({
   CRAWLQ_MAX_BATCH_IDS: int(1, 1_000_000).default(10_000),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
+  CRAWLQ_ALLOW_OPEN: flag.default(false),
+  CRAWLQ_CORS_ORIGINS: list.default([]),
+  CRAWLQ_ALLOWED_HOSTS: list.default([]),
   /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
   CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
@@ -82,7 +86,7 @@ function toConfig(e: z.infer<typeof envSchema>) {
   } catch (error) {
     throw new ConfigError(`Invalid configuration: CRAWLQ_ALLOW_LIST: ${(error as Error).message}`);
   }
-  return {
+  const config = {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: absoluteFileUrl(e.DATABASE_URL),
@@ -130,9 +134,50 @@ function toConfig(e: z.infer<typeof envSchema>) {
       defaultPageSize: 100,
       maxPageSize: 1_000,
     } satisfies ApiLimits,
+    /** Who may reach the API over HTTP and WebSocket. */
+    http: {
+      /** CRAWLQ_ALLOW_OPEN: listening beyond loopback with no API keys was asked for explicitly. */
+      allowOpen: e.CRAWLQ_ALLOW_OPEN,
+      /** Exact browser origins allowed to call the API (CORS and the Origin check); empty: none but its own. */
+      corsOrigins: e.CRAWLQ_CORS_ORIGINS.map((origin) => corsOrigin(origin)),
+      /** Host names accepted besides loopback ones while bound to loopback (e.g. a reverse proxy's). */
+      allowedHosts: e.CRAWLQ_ALLOWED_HOSTS.map((host) => host.toLowerCase()),
+    },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
+  checkExposure(config);
+  return config;
+}
+
+/**
+ * True when every caller must present an API key. Keys do not exist yet (they are being added
+ * separately), so this is false; once it can be true, an open HOST no longer needs CRAWLQ_ALLOW_OPEN.
+ */
+export function callersAuthenticate(_config: { host: string }): boolean {
+  return false;
+}
+
+/**
+ * Refuses a non-loopback HOST while anyone who reaches it could use the API (and, through the crawler,
+ * whatever the machine can reach), unless CRAWLQ_ALLOW_OPEN=1 says that is intended.
+ */
+function checkExposure(config: { host: string; http: { allowOpen: boolean } }): void {
+  if (isLoopbackHost(config.host) || config.http.allowOpen || callersAuthenticate(config)) return;
+  throw new ConfigError(
+    `Invalid configuration: HOST=${config.host} is not a loopback address and the API has no keys, so anyone who ` +
+      "can reach it could crawl through it; bind to 127.0.0.1, or set CRAWLQ_ALLOW_OPEN=1 to serve it open",
+  );
+}
+
+function corsOrigin(entry: string): string {
+  const origin = normaliseOrigin(entry);
+  if (origin === null) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_CORS_ORIGINS entry "${entry}" is not an exact http(s) origin such as https://app.example.com (no "*", no path)`,
+    );
+  }
+  return origin;
 }
 
 /** Relative SQLite paths are taken from the working directory, once, so migrations and queries agree. */

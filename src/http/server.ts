@@ -4,14 +4,20 @@ import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import type { CrawlqYoga } from "./yoga.js";
+
+/** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades. */
+export interface HttpServerOptions {
+  guard: RequestGuardOptions;
+}
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
 
 /**
  * One HTTP server for GraphQL over HTTP, SSE (both Yoga) and WebSocket (graphql-ws, same path).
  * WebSocket operations go through `yoga.getEnveloped`, so they get the same context, error masking and
- * plugins as HTTP ones.
+ * plugins as HTTP ones; upgrades pass the same Host and Origin checks as HTTP requests.
  */
 export class HttpServer {
   readonly #server: Server;
@@ -19,13 +25,23 @@ export class HttpServer {
   readonly #sockets = new Set<Socket>();
   readonly #disposeWs: () => Promise<void> | void;
 
-  constructor(yoga: CrawlqYoga) {
+  constructor(yoga: CrawlqYoga, options: HttpServerOptions) {
     this.#server = createServer(yoga);
     this.#server.on("connection", (socket) => {
       this.#sockets.add(socket);
       socket.once("close", () => this.#sockets.delete(socket));
     });
-    this.#wss = new WebSocketServer({ server: this.#server, path: yoga.graphqlEndpoint });
+    const guard = createRequestGuard(options.guard);
+    this.#wss = new WebSocketServer({
+      server: this.#server,
+      path: yoga.graphqlEndpoint,
+      // A browser page on another origin (or a rebound host name) may open a WebSocket: CORS does not apply.
+      verifyClient: ({ req }, done) => {
+        const refusal = guard.check(req.headers.host, req.headers.origin);
+        if (refusal === null) done(true);
+        else done(false, refusal.status, refusal.message);
+      },
+    });
     // One abort signal per WebSocket: a wait (result, batch) asked over it ends when the socket closes.
     const closed = new WeakMap<WebSocket, AbortSignal>();
     const signalOf = (socket: WebSocket): AbortSignal => {

@@ -3,6 +3,7 @@ import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { GraphQLContext } from "../graphql/context.js";
 import { CrawlqError } from "../tasks/errors.js";
+import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -61,7 +62,13 @@ type InitialContext = { request?: Request; signal?: AbortSignal };
 
 const NEVER_ABORTED = new AbortController().signal;
 
-export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger) {
+/** The HTTP-facing settings buildYoga needs (Config.http). */
+export interface YogaOptions {
+  guard: RequestGuardOptions;
+}
+
+export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger, options: YogaOptions) {
+  const guard = createRequestGuard(options.guard);
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
@@ -72,6 +79,8 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: 
       signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED,
     }),
     graphqlEndpoint: "/graphql",
+    cors: corsOption(guard, options.guard.corsOrigins),
+    plugins: [useRequestGuard(guard, options.guard.corsOrigins.length > 0)],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
