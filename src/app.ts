@@ -100,9 +100,13 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
     },
     logger,
-    { guard: httpGuard(config) },
+    { guard: httpGuard(config), maxRequestBodyBytes: config.http.maxRequestBodyBytes, limits: config.graphql },
   );
-  const server = new HttpServer(yoga, { guard: httpGuard(config) });
+  const server = new HttpServer(yoga, {
+    guard: httpGuard(config),
+    maxRequestBodyBytes: config.http.maxRequestBodyBytes,
+    logger,
+  });
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
   // operation, and the main thread's memory (process.memoryUsage(), bytes).

@@ -51,6 +51,14 @@ const envSchema = z.object({
   CRAWLQ_ALLOW_OPEN: flag.default(false),
   CRAWLQ_CORS_ORIGINS: list.default([]),
   CRAWLQ_ALLOWED_HOSTS: list.default([]),
+  // 2 MiB: a full submission of 10,000 URLs averaging 200 characters, JSON-encoded, fits.
+  CRAWLQ_MAX_REQUEST_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
+  CRAWLQ_GRAPHQL_MAX_DEPTH: int(1, 1000).default(6),
+  CRAWLQ_GRAPHQL_MAX_ALIASES: int(0, 100_000).default(15),
+  CRAWLQ_GRAPHQL_MAX_DIRECTIVES: int(0, 100_000).default(20),
+  CRAWLQ_GRAPHQL_MAX_TOKENS: int(100, 10_000_000).optional(),
+  CRAWLQ_GRAPHQL_MAX_COST: int(1).default(50_000),
+  CRAWLQ_GRAPHQL_MAX_VARIABLES: int(0, 100_000).default(100),
   /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
   CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
@@ -134,7 +142,7 @@ function toConfig(e: z.infer<typeof envSchema>) {
       defaultPageSize: 100,
       maxPageSize: 1_000,
     } satisfies ApiLimits,
-    /** Who may reach the API over HTTP and WebSocket. */
+    /** Who may reach the API over HTTP and WebSocket, and how much one request may carry. */
     http: {
       /** CRAWLQ_ALLOW_OPEN: listening beyond loopback with no API keys was asked for explicitly. */
       allowOpen: e.CRAWLQ_ALLOW_OPEN,
@@ -142,6 +150,19 @@ function toConfig(e: z.infer<typeof envSchema>) {
       corsOrigins: e.CRAWLQ_CORS_ORIGINS.map((origin) => corsOrigin(origin)),
       /** Host names accepted besides loopback ones while bound to loopback (e.g. a reverse proxy's). */
       allowedHosts: e.CRAWLQ_ALLOWED_HOSTS.map((host) => host.toLowerCase()),
+      /** Largest HTTP request body, and largest WebSocket message. */
+      maxRequestBodyBytes: e.CRAWLQ_MAX_REQUEST_BODY_BYTES,
+    },
+    /** What one GraphQL operation may contain (graphql-armor and our variables cap). */
+    graphql: {
+      maxDepth: e.CRAWLQ_GRAPHQL_MAX_DEPTH,
+      maxAliases: e.CRAWLQ_GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.CRAWLQ_GRAPHQL_MAX_DIRECTIVES,
+      // A full submitCrawl or batch(ids) written inline (one token per URL or id) must fit.
+      maxTokens:
+        e.CRAWLQ_GRAPHQL_MAX_TOKENS ?? Math.max(e.CRAWLQ_MAX_URLS_PER_SUBMISSION, e.CRAWLQ_MAX_BATCH_IDS) + 1_000,
+      maxCost: e.CRAWLQ_GRAPHQL_MAX_COST,
+      maxVariables: e.CRAWLQ_GRAPHQL_MAX_VARIABLES,
     },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,

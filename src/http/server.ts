@@ -4,12 +4,16 @@ import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import type { Logger } from "../logger.js";
 import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import type { CrawlqYoga } from "./yoga.js";
 
-/** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades. */
+/** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades and message size. */
 export interface HttpServerOptions {
   guard: RequestGuardOptions;
+  /** Largest WebSocket message, as for an HTTP request body. */
+  maxRequestBodyBytes: number;
+  logger: Logger;
 }
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -35,6 +39,7 @@ export class HttpServer {
     this.#wss = new WebSocketServer({
       server: this.#server,
       path: yoga.graphqlEndpoint,
+      maxPayload: options.maxRequestBodyBytes,
       // A browser page on another origin (or a rebound host name) may open a WebSocket: CORS does not apply.
       verifyClient: ({ req }, done) => {
         const refusal = guard.check(req.headers.host, req.headers.origin);
@@ -67,14 +72,18 @@ export class HttpServer {
             params,
           });
           let document: DocumentNode;
+          let errors: readonly GraphQLError[];
           try {
             document = parse(params.query);
+            errors = validate(schema, document);
           } catch (error) {
-            // A syntax error is this operation's error message, as over HTTP; the socket and its other operations go on.
-            if (error instanceof GraphQLError) return [error];
+            // A syntax error or a limit (tokens, depth, ...) is this operation's error message, as over HTTP;
+            // the socket and its other operations go on.
+            if (isGraphQLError(error)) return [error];
             throw error;
           }
-          const args = {
+          if (errors.length > 0) return errors;
+          return {
             schema,
             operationName: params.operationName,
             document,
@@ -82,13 +91,19 @@ export class HttpServer {
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe },
           };
-          const errors = validate(args.schema, args.document);
-          return errors.length > 0 ? errors : args;
         },
       },
       this.#wss,
     );
     this.#disposeWs = () => ws.dispose();
+    // graphql-ws prints every socket error, a stack included, on stderr. ws has already closed the socket
+    // (1009 for a message over maxPayload, 1002 for a protocol error): a client's doing, logged at debug.
+    this.#wss.on("connection", (socket) => {
+      socket.removeAllListeners("error");
+      socket.on("error", (error: Error & { code?: string }) => {
+        options.logger.debug({ code: error.code, message: error.message }, "WebSocket closed on a client error");
+      });
+    });
   }
 
   /** Listens; resolves with the bound address (port 0 picks a free port). */
@@ -120,4 +135,9 @@ export class HttpServer {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+// By name as well as by class: the limits' errors come from graphql-yoga's copy of graphql.
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
 }

@@ -3,6 +3,7 @@ import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { GraphQLContext } from "../graphql/context.js";
 import { CrawlqError } from "../tasks/errors.js";
+import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type GraphQLLimits } from "./graphql-limits.js";
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
@@ -62,9 +63,11 @@ type InitialContext = { request?: Request; signal?: AbortSignal };
 
 const NEVER_ABORTED = new AbortController().signal;
 
-/** The HTTP-facing settings buildYoga needs (Config.http). */
+/** The HTTP-facing settings buildYoga needs (Config.http and Config.graphql). */
 export interface YogaOptions {
   guard: RequestGuardOptions;
+  maxRequestBodyBytes: number;
+  limits: GraphQLLimits;
 }
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger, options: YogaOptions) {
@@ -80,7 +83,13 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: 
     }),
     graphqlEndpoint: "/graphql",
     cors: corsOption(guard, options.guard.corsOrigins),
-    plugins: [useRequestGuard(guard, options.guard.corsOrigins.length > 0)],
+    maxRequestBodySize: options.maxRequestBodyBytes,
+    parserAndValidationCache: boundedParserCache(),
+    plugins: [
+      useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      useGenericRequestErrors(),
+      ...useGraphQLLimits(options.limits),
+    ],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
