@@ -1,5 +1,5 @@
 import { GraphQLError, type GraphQLSchema } from "graphql";
-import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
+import { createGraphQLError, createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { GraphQLContext } from "../graphql/context.js";
 import { CrawlqError } from "../tasks/errors.js";
@@ -31,22 +31,52 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
 `;
 
 /**
- * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables)
- * pass through; everything else is masked so no internals or stack traces reach a client.
+ * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables, the
+ * limits) pass through. Both are the client's doing and are logged at debug, without a stack. Everything
+ * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client.
  */
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const original = isGraphQLError(error) ? error.originalError : error;
     if (original instanceof CrawlqError && isGraphQLError(error)) {
+      logger.debug({ code: original.code, message: original.message }, "client error in a GraphQL operation");
       return createGraphQLError(original.message, {
         nodes: error.nodes,
         path: error.path,
         extensions: { ...original.details, code: original.code },
       });
     }
-    if (original) logger.error({ err: original }, "unexpected error in a GraphQL operation");
+    if (isClientError(error)) {
+      logger.debug({ code: error.extensions?.["code"], message: error.message }, "client error in a GraphQL operation");
+      return error;
+    }
+    logger.error({ err: original ?? error }, "unexpected error in a GraphQL operation");
     return maskError(error, message, isDev);
   };
+}
+
+/**
+ * Yoga plugin: validation errors are returned, not thrown, so they never reach errorMasker; log them at
+ * debug the same way.
+ */
+function useValidationErrorLogging(logger: Logger): Plugin {
+  return {
+    onValidate: () => ({ valid, result }) => {
+      if (valid) return;
+      for (const error of result) {
+        logger.debug(
+          { code: error.extensions?.["code"] ?? "GRAPHQL_VALIDATION_FAILED", message: error.message },
+          "client error in a GraphQL operation",
+        );
+      }
+    },
+  };
+}
+
+/** A GraphQLError raised on purpose (by graphql-js, yoga, a limit or a resolver), all the way down. */
+function isClientError(error: unknown): error is GraphQLError {
+  if (!isGraphQLError(error)) return false;
+  return error.originalError == null || isClientError(error.originalError);
 }
 
 // By name as well as by class: a second copy of graphql (its CommonJS and ESM builds, loaded side by side
@@ -89,6 +119,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: 
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       useGenericRequestErrors(),
       ...useGraphQLLimits(options.limits),
+      useValidationErrorLogging(logger),
     ],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
