@@ -20,6 +20,8 @@ FROM build AS prune
 RUN npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
+# Listening on every interface, the service starts only once an API key exists (or with CRAWLQ_ALLOW_OPEN=1):
+#   docker run --rm -v crawlq-data:/data crawlq node dist/src/cli/main.js keys create NAME --admin
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000 \

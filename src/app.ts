@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { Config } from "./config.js";
+import { checkExposure, type Config } from "./config.js";
 import type { RedirectCheck } from "./crawler/types.js";
 import { buildSchema } from "./graphql/schema.js";
 import { HttpServer } from "./http/server.js";
@@ -48,6 +48,11 @@ export async function openBackends(config: Config): Promise<Backends> {
   };
 }
 
+/** The Host and Origin checks' settings, shared by Yoga (HTTP, SSE) and the WebSocket server. */
+function httpGuard(config: Config) {
+  return { bindHost: config.host, corsOrigins: config.http.corsOrigins, allowedHosts: config.http.allowedHosts };
+}
+
 /** The app, listening: what `npm start` runs. */
 export async function startApp(config: Config, logger: Logger, backends?: Backends): Promise<App & { url: string }> {
   const app = await createApp(config, logger, backends);
@@ -61,6 +66,7 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
  */
 export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
   const { store, bus, keys } = backends ?? (await openBackends(config));
+  checkExposure(config, await keys.anyActive());
   // This process's name on its claims: only it may end or requeue them.
   const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID() });
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
@@ -109,8 +115,15 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     },
     { keys, rateLimits },
     logger,
+    { guard: httpGuard(config), maxRequestBodyBytes: config.http.maxRequestBodyBytes, limits: config.graphql },
   );
-  const server = new HttpServer(yoga, { keys, maxSubscriptionsPerConnection: config.quotas.subscriptionsPerConnection });
+  const server = new HttpServer(yoga, {
+    guard: httpGuard(config),
+    keys,
+    maxRequestBodyBytes: config.http.maxRequestBodyBytes,
+    maxSubscriptionsPerConnection: config.quotas.subscriptionsPerConnection,
+    logger,
+  });
 
   // Benchmark hook: `kill -USR2 PID` prints one "crawlq-counters {json}" line: statements per store
   // operation, live bus subscriptions and open waits/streams (a leak shows in both), and the main

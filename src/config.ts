@@ -1,6 +1,8 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { parseAllowList } from "./crawler/address-guard.js";
+import { isLoopbackHost, normaliseOrigin } from "./http/request-guard.js";
 import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -54,6 +56,17 @@ const envSchema = z.object({
   CRAWLQ_RATE_OPERATIONS_PER_MINUTE: int(0).default(0),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
+  CRAWLQ_ALLOW_OPEN: flag.default(false),
+  CRAWLQ_CORS_ORIGINS: list.default([]),
+  CRAWLQ_ALLOWED_HOSTS: list.default([]),
+  // 2 MiB: a full submission of 10,000 URLs averaging 200 characters, JSON-encoded, fits.
+  CRAWLQ_MAX_REQUEST_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
+  CRAWLQ_GRAPHQL_MAX_DEPTH: int(1, 1000).default(6),
+  CRAWLQ_GRAPHQL_MAX_ALIASES: int(0, 100_000).default(15),
+  CRAWLQ_GRAPHQL_MAX_DIRECTIVES: int(0, 100_000).default(20),
+  CRAWLQ_GRAPHQL_MAX_TOKENS: int(100, 10_000_000).optional(),
+  CRAWLQ_GRAPHQL_MAX_COST: int(1).default(50_000),
+  CRAWLQ_GRAPHQL_MAX_VARIABLES: int(0, 100_000).default(100),
   /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
   CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
@@ -84,7 +97,12 @@ function toConfig(e: z.infer<typeof envSchema>) {
   if (e.CRAWLQ_DEFAULT_WAIT_MS > e.CRAWLQ_MAX_WAIT_MS) {
     throw new ConfigError("Invalid configuration: CRAWLQ_DEFAULT_WAIT_MS is above CRAWLQ_MAX_WAIT_MS");
   }
-  return {
+  try {
+    parseAllowList(e.CRAWLQ_ALLOW_LIST);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: CRAWLQ_ALLOW_LIST: ${(error as Error).message}`);
+  }
+  const config = {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: absoluteFileUrl(e.DATABASE_URL),
@@ -142,9 +160,56 @@ function toConfig(e: z.infer<typeof envSchema>) {
     },
     /** Per-key budgets per minute; 0: off. */
     rateLimits: { urlsPerMinute: e.CRAWLQ_RATE_URLS_PER_MINUTE, operationsPerMinute: e.CRAWLQ_RATE_OPERATIONS_PER_MINUTE },
+    /** Who may reach the API over HTTP and WebSocket, and how much one request may carry. */
+    http: {
+      /** CRAWLQ_ALLOW_OPEN: listening beyond loopback with no API keys was asked for explicitly. */
+      allowOpen: e.CRAWLQ_ALLOW_OPEN,
+      /** Exact browser origins allowed to call the API (CORS and the Origin check); empty: none but its own. */
+      corsOrigins: e.CRAWLQ_CORS_ORIGINS.map((origin) => corsOrigin(origin)),
+      /** Host names accepted besides loopback ones while bound to loopback (e.g. a reverse proxy's). */
+      allowedHosts: e.CRAWLQ_ALLOWED_HOSTS.map((host) => host.toLowerCase()),
+      /** Largest HTTP request body, and largest WebSocket message. */
+      maxRequestBodyBytes: e.CRAWLQ_MAX_REQUEST_BODY_BYTES,
+    },
+    /** What one GraphQL operation may contain (graphql-armor and our variables cap). */
+    graphql: {
+      maxDepth: e.CRAWLQ_GRAPHQL_MAX_DEPTH,
+      maxAliases: e.CRAWLQ_GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.CRAWLQ_GRAPHQL_MAX_DIRECTIVES,
+      // A full submitCrawl or batch(ids) written inline (one token per URL or id) must fit.
+      maxTokens:
+        e.CRAWLQ_GRAPHQL_MAX_TOKENS ?? Math.max(e.CRAWLQ_MAX_URLS_PER_SUBMISSION, e.CRAWLQ_MAX_BATCH_IDS) + 1_000,
+      maxCost: e.CRAWLQ_GRAPHQL_MAX_COST,
+      maxVariables: e.CRAWLQ_GRAPHQL_MAX_VARIABLES,
+    },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
+  return config;
+}
+
+/**
+ * Refuses a non-loopback HOST while anyone who reaches it could use the API (and, through the crawler,
+ * whatever the machine can reach): allowed once API keys exist (every caller must then present one), or
+ * when CRAWLQ_ALLOW_OPEN=1 says that is intended. Checked at start, once the database says whether keys exist.
+ */
+export function checkExposure(config: { host: string; http: { allowOpen: boolean } }, keysExist: boolean): void {
+  if (isLoopbackHost(config.host) || config.http.allowOpen || keysExist) return;
+  throw new ConfigError(
+    `Invalid configuration: HOST=${config.host} is not a loopback address and the API has no keys, so anyone who ` +
+      "can reach it could crawl through it; create a key (crawlq keys create NAME), bind to 127.0.0.1, or set " +
+      "CRAWLQ_ALLOW_OPEN=1 to serve it open",
+  );
+}
+
+function corsOrigin(entry: string): string {
+  const origin = normaliseOrigin(entry);
+  if (origin === null) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_CORS_ORIGINS entry "${entry}" is not an exact http(s) origin such as https://app.example.com (no "*", no path)`,
+    );
+  }
+  return origin;
 }
 
 /** Relative SQLite paths are taken from the working directory, once, so migrations and queries agree. */

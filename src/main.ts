@@ -1,15 +1,18 @@
 /**
- * Process entry: config → migrations → app → "listening on ..."; SIGTERM/SIGINT → graceful stop
+ * Process entry: config → database lock → migrations → app → "listening on ..."; SIGTERM/SIGINT → graceful stop
  * (a second signal forces the exit).
  */
 import { startApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { migrateSqlite } from "./tasks/store/sqlite/migrate.js";
+import { lockDatabaseFile } from "./tasks/store/sqlite/sqlite-task-store.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Before migrations: a second process on the same file stops here with one clear line.
+  const lock = lockDatabaseFile(config.databaseUrl);
   migrateSqlite(config.databaseUrl);
   const app = await startApp(config, logger);
   logger.info({ threads: config.pool.threads, concurrencyPerThread: config.pool.concurrencyPerThread }, "pool started");
@@ -24,7 +27,10 @@ async function main(): Promise<void> {
     }
     logger.info({ signal }, "shutting down");
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        lock.release();
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
         process.exit(1);

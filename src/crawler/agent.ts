@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { LRUCache } from "lru-cache";
-import { Agent } from "undici";
+import { Agent, buildConnector } from "undici";
 import { createAddressGuard, type AddressGuard } from "./address-guard.js";
 import { crawlError } from "./errors.js";
 import type { FetchPolicy } from "./types.js";
@@ -47,29 +47,40 @@ export async function closeHttpAgents(): Promise<void> {
   await Promise.all(closing);
 }
 
+// Ports one agent keeps a connector for; any further one evicts the least recently used.
+const MAX_PORT_CONNECTORS = 64;
+
 function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
   const guard = createAddressGuard(policy);
   const overrides = new Map(Object.entries(policy.resolve).map(([host, ip]) => [host.toLowerCase(), ip]));
-  const agent = new Agent({
-    connect: { timeout: policy.connectTimeoutMs, lookup: guardedLookup(guard, overrides) },
-  });
-  return { agent, guard };
+  // Allow-list entries may name a port, and a lookup is never told the port: one connector per port.
+  const connectors = new LRUCache<number, buildConnector.connector>({ max: MAX_PORT_CONNECTORS });
+  const connect: buildConnector.connector = (options, callback) => {
+    const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
+    let connector = connectors.get(port);
+    if (connector === undefined) {
+      connector = buildConnector({ timeout: policy.connectTimeoutMs, lookup: guardedLookup(guard, overrides, port) });
+      connectors.set(port, connector);
+    }
+    connector(options, callback);
+  };
+  return { agent: new Agent({ connect }), guard };
 }
 
 /**
- * A `lookup` for net/tls.connect: resolves the name (static overrides first), then lets the
+ * A `lookup` for net/tls.connect to `port`: resolves the name (static overrides first), then lets the
  * connection go ahead only if every address passes the guard. Node connects only to the
  * addresses returned here, so a second, rebinding answer never gets a chance.
  */
-function guardedLookup(guard: AddressGuard, overrides: Map<string, string>): LookupFunction {
+function guardedLookup(guard: AddressGuard, overrides: Map<string, string>, port: number): LookupFunction {
   return (hostname, options, callback) => {
     const deliver = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]): void => {
       if (err !== null) return callback(err, []);
-      if (!guard.allowsHost(hostname)) {
+      if (!guard.allowsHost(hostname, port)) {
         for (const { address } of addresses) {
-          const decision = guard.check(address);
-          if (decision.blocked) {
-            const reason = `blocked address ${address} (${decision.range}) for ${hostname}`;
+          if (guard.check(address, port).blocked) {
+            // Which address, or which kind, would map the network behind the name for whoever submits it.
+            const reason = `blocked address for ${hostname}: the name resolves to a non-public address`;
             return callback(crawlError("BLOCKED_ADDRESS", reason, false), []);
           }
         }

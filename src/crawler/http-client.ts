@@ -152,8 +152,13 @@ function isHttpScheme(url: URL): boolean {
 function checkLiteralAddress(url: URL, guard: AddressGuard): void {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   if (isIP(host) === 0) return;
-  const decision = guard.check(host);
+  const decision = guard.check(host, portOf(url));
+  // The address is the URL's own, so naming it and its range tells the submitter nothing new.
   if (decision.blocked) throw crawlError("BLOCKED_ADDRESS", `blocked address ${host} (${decision.range})`, false);
+}
+
+function portOf(url: URL): number {
+  return url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
 }
 
 /**

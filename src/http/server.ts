@@ -7,17 +7,29 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Caller, KeyStore } from "../auth/api-keys.js";
 import { QuotaExceededError } from "../limits/quotas.js";
+import type { Logger } from "../logger.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
+import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { serializeOnce } from "./shared-execution.js";
 import type { CrawlqYoga } from "./yoga.js";
+
+/** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades, keys, message size, caps. */
+export interface HttpServerOptions {
+  guard: RequestGuardOptions;
+  keys: KeyStore;
+  /** Largest WebSocket message, as for an HTTP request body. */
+  maxRequestBodyBytes: number;
+  maxSubscriptionsPerConnection: number;
+  logger: Logger;
+}
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
 
 /**
  * One HTTP server for GraphQL over HTTP, SSE (both Yoga) and WebSocket (graphql-ws, same path).
  * WebSocket operations go through `yoga.getEnveloped`, so they get the same context, error masking and
- * plugins as HTTP ones.
+ * plugins as HTTP ones; upgrades pass the same Host and Origin checks as HTTP requests.
  */
 export class HttpServer {
   readonly #server: Server;
@@ -25,14 +37,25 @@ export class HttpServer {
   readonly #sockets = new Set<Socket>();
   readonly #disposeWs: () => Promise<void> | void;
 
-  constructor(yoga: CrawlqYoga, options: { keys: KeyStore; maxSubscriptionsPerConnection: number }) {
+  constructor(yoga: CrawlqYoga, options: HttpServerOptions) {
     const { keys, maxSubscriptionsPerConnection } = options;
     this.#server = createServer(yoga);
     this.#server.on("connection", (socket) => {
       this.#sockets.add(socket);
       socket.once("close", () => this.#sockets.delete(socket));
     });
-    this.#wss = new WebSocketServer({ server: this.#server, path: yoga.graphqlEndpoint });
+    const guard = createRequestGuard(options.guard);
+    this.#wss = new WebSocketServer({
+      server: this.#server,
+      path: yoga.graphqlEndpoint,
+      maxPayload: options.maxRequestBodyBytes,
+      // A browser page on another origin (or a rebound host name) may open a WebSocket: CORS does not apply.
+      verifyClient: ({ req }, done) => {
+        const refusal = guard.check(req.headers.host, req.headers.origin);
+        if (refusal === null) done(true);
+        else done(false, refusal.status, refusal.message);
+      },
+    });
     // One abort signal per WebSocket: a wait (result, batch) asked over it ends when the socket closes.
     const closed = new WeakMap<WebSocket, AbortSignal>();
     const signalOf = (socket: WebSocket): AbortSignal => {
@@ -80,13 +103,17 @@ export class HttpServer {
             params,
           });
           let document: DocumentNode;
+          let errors: readonly GraphQLError[];
           try {
             document = parse(params.query);
+            errors = validate(schema, document);
           } catch (error) {
-            // A syntax error is this operation's error message, as over HTTP; the socket and its other operations go on.
-            if (error instanceof GraphQLError) return [error];
+            // A syntax error or a limit (tokens, depth, ...) is this operation's error message, as over HTTP;
+            // the socket and its other operations go on.
+            if (isGraphQLError(error)) return [error];
             throw error;
           }
+          if (errors.length > 0) return errors;
           let contextValue: unknown;
           try {
             contextValue = await contextFactory();
@@ -95,10 +122,6 @@ export class HttpServer {
             if (error instanceof CrawlqError) return [asGraphQLError(error)];
             throw error;
           }
-          const args = { schema, operationName: params.operationName, document, variableValues: params.variables, contextValue,
-            rootValue: { execute, subscribe } };
-          const errors = validate(args.schema, args.document);
-          if (errors.length > 0) return errors;
           if (getOperationAST(document, params.operationName)?.operation === "subscription") {
             const open = openSubscriptions.get(ctx.extra.socket) ?? new Set<string>();
             if (open.size >= maxSubscriptionsPerConnection) {
@@ -106,12 +129,21 @@ export class HttpServer {
             }
             openSubscriptions.set(ctx.extra.socket, open.add(id));
           }
-          return args;
+          return { schema, operationName: params.operationName, document, variableValues: params.variables, contextValue,
+            rootValue: { execute, subscribe } };
         },
       },
       this.#wss,
     );
     this.#disposeWs = () => ws.dispose();
+    // graphql-ws prints every socket error, a stack included, on stderr. ws has already closed the socket
+    // (1009 for a message over maxPayload, 1002 for a protocol error): a client's doing, logged at debug.
+    this.#wss.on("connection", (socket) => {
+      socket.removeAllListeners("error");
+      socket.on("error", (error: Error & { code?: string }) => {
+        options.logger.debug({ code: error.code, message: error.message }, "WebSocket closed on a client error");
+      });
+    });
   }
 
   /** Listens; resolves with the bound address (port 0 picks a free port). */
@@ -149,4 +181,9 @@ export class HttpServer {
 function asGraphQLError(error: CrawlqError): GraphQLError {
   const { http: _http, ...details } = error.details;
   return createGraphQLError(error.message, { extensions: { ...details, code: error.code } });
+}
+
+// By name as well as by class: the limits' errors come from graphql-yoga's copy of graphql.
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
 }

@@ -1,11 +1,13 @@
 import { GraphQLError, type GraphQLSchema } from "graphql";
-import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
+import { createGraphQLError, createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Caller, KeyStore } from "../auth/api-keys.js";
 import type { GraphQLContext } from "../graphql/context.js";
 import type { RateLimits } from "../limits/rate-limits.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken } from "./auth.js";
+import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type GraphQLLimits } from "./graphql-limits.js";
+import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
@@ -33,23 +35,53 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
 `;
 
 /**
- * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables)
- * pass through; everything else is masked so no internals or stack traces reach a client.
+ * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables, the
+ * limits) pass through. Both are the client's doing and are logged at debug, without a stack. Everything
+ * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client.
  */
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const original = isGraphQLError(error) ? error.originalError : error;
     if (original instanceof CrawlqError) {
       // From a resolver (a GraphQLError wrapping ours, with its path) or from building the context (ours).
+      logger.debug({ code: original.code, message: original.message }, "client error in a GraphQL operation");
       return createGraphQLError(original.message, {
         nodes: isGraphQLError(error) ? error.nodes : undefined,
         path: isGraphQLError(error) ? error.path : undefined,
         extensions: { ...original.details, code: original.code },
       });
     }
-    if (original) logger.error({ err: original }, "unexpected error in a GraphQL operation");
+    if (isClientError(error)) {
+      logger.debug({ code: error.extensions?.["code"], message: error.message }, "client error in a GraphQL operation");
+      return error;
+    }
+    logger.error({ err: original ?? error }, "unexpected error in a GraphQL operation");
     return maskError(error, message, isDev);
   };
+}
+
+/**
+ * Yoga plugin: validation errors are returned, not thrown, so they never reach errorMasker; log them at
+ * debug the same way.
+ */
+function useValidationErrorLogging(logger: Logger): Plugin {
+  return {
+    onValidate: () => ({ valid, result }) => {
+      if (valid) return;
+      for (const error of result) {
+        logger.debug(
+          { code: error.extensions?.["code"] ?? "GRAPHQL_VALIDATION_FAILED", message: error.message },
+          "client error in a GraphQL operation",
+        );
+      }
+    },
+  };
+}
+
+/** A GraphQLError raised on purpose (by graphql-js, yoga, a limit or a resolver), all the way down. */
+function isClientError(error: unknown): error is GraphQLError {
+  if (!isGraphQLError(error)) return false;
+  return error.originalError == null || isClientError(error.originalError);
 }
 
 // By name as well as by class: a second copy of graphql (its CommonJS and ESM builds, loaded side by side
@@ -75,7 +107,15 @@ export interface Access {
   rateLimits: RateLimits;
 }
 
-export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger) {
+/** The HTTP-facing settings buildYoga needs (Config.http and Config.graphql). */
+export interface YogaOptions {
+  guard: RequestGuardOptions;
+  maxRequestBodyBytes: number;
+  limits: GraphQLLimits;
+}
+
+export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
+  const guard = createRequestGuard(options.guard);
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
@@ -89,10 +129,19 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
       return { ...shared, caller, signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED };
     },
     graphqlEndpoint: "/graphql",
+    cors: corsOption(guard, options.guard.corsOrigins),
+    maxRequestBodySize: options.maxRequestBodyBytes,
+    parserAndValidationCache: boundedParserCache(),
+    plugins: [
+      useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      useGenericRequestErrors(),
+      ...useGraphQLLimits(options.limits),
+      useValidationErrorLogging(logger),
+      useSharedSubscriptionExecution(),
+    ],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
-    plugins: [useSharedSubscriptionExecution()],
     logging: {
       debug: (...args) => logger.debug(args.join(" ")),
       info: (...args) => logger.info(args.join(" ")),

@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import Database from "better-sqlite3";
 import { PrismaClient } from "../../../generated/prisma/client.js";
@@ -8,6 +10,43 @@ import type { CheckedUrl } from "../../validate-urls.js";
 import { prepareStatements, type CandidateRow, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
+
+/** Held while this process owns the database file; see {@link lockDatabaseFile}. */
+export interface DatabaseLock {
+  /** Lets another process take the file (the OS also does when this process ends, however it ends). */
+  release(): void;
+}
+
+/** Another live process holds the database file's lock. */
+export class DatabaseInUseError extends Error {
+  readonly code = "DATABASE_IN_USE";
+}
+
+/**
+ * Takes the one-process-per-file lock before anything touches the database (migrations included): an
+ * exclusive SQLite lock on `<file>.lock`, a file of its own so the store's two connections to the database
+ * are not affected. The OS drops the lock with the process, so a crashed owner leaves nothing stale.
+ * Throws DatabaseInUseError at once if another process holds it.
+ */
+export function lockDatabaseFile(databaseUrl: string): DatabaseLock {
+  const file = databaseUrl.replace(/^file:/, "");
+  if (file === ":memory:") return { release: () => {} };
+  mkdirSync(path.dirname(file), { recursive: true });
+  const lockFile = `${file}.lock`;
+  const db = new Database(lockFile, { timeout: 0 });
+  try {
+    db.pragma("locking_mode = EXCLUSIVE");
+    // Never committed: the transaction holds the exclusive lock until the connection closes.
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (error) {
+    db.close();
+    if ((error as { code?: unknown }).code === "SQLITE_BUSY") {
+      throw new DatabaseInUseError(`database ${file} is in use by another crawlq process (lock file ${lockFile})`);
+    }
+    throw error;
+  }
+  return { release: () => db.close() };
+}
 
 /**
  * How durable a commit must be. An "acknowledgement" (a submission, a terminal state, a retry) is synced as
