@@ -3,7 +3,8 @@
  * (a second signal forces the exit).
  */
 import { startApp } from "./app.js";
-import { loadConfig } from "./config.js";
+import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
+import { checkExposure, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { migrateSqlite } from "./tasks/store/sqlite/migrate.js";
 import { lockDatabaseFile } from "./tasks/store/sqlite/sqlite-task-store.js";
@@ -13,6 +14,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   // Before migrations: a second process on the same file stops here with one clear line.
   const lock = lockDatabaseFile(config.databaseUrl);
+  // And before migrations too: an exposed HOST without keys stops with one line, touching nothing.
+  checkExposure(config, SqliteKeyStore.anyActiveIn(config.databaseUrl));
   migrateSqlite(config.databaseUrl);
   const app = await startApp(config, logger);
   logger.info({ threads: config.pool.threads, concurrencyPerThread: config.pool.concurrencyPerThread }, "pool started");

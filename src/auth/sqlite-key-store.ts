@@ -3,6 +3,9 @@ import Database from "better-sqlite3";
 import { CrawlqError } from "../tasks/errors.js";
 import { generateKey, hashKey, isValidKeyName, type ApiKeyRecord, type Caller, type KeyStore } from "./api-keys.js";
 
+const TABLE_EXISTS = `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ApiKey'`;
+const ANY_ACTIVE = `SELECT 1 FROM ApiKey WHERE revokedAt IS NULL LIMIT 1`;
+
 type KeyRow = { id: number; name: string; admin: number; createdAt: number; revokedAt: number | null };
 
 /** The KeyStore in the SQLite file the tasks live in (its own connection; every statement is tiny). */
@@ -12,11 +15,23 @@ export class SqliteKeyStore implements KeyStore {
 
   /** Whether the database file exists and has the ApiKey table (its migrations are applied). */
   static tableExists(databaseUrl: string): boolean {
+    return SqliteKeyStore.#peek(databaseUrl, (db) => db.prepare(TABLE_EXISTS).get() !== undefined);
+  }
+
+  /** Whether the database has an active key, read before any migration (false for no file, no table). */
+  static anyActiveIn(databaseUrl: string): boolean {
+    return SqliteKeyStore.#peek(
+      databaseUrl,
+      (db) => db.prepare(TABLE_EXISTS).get() !== undefined && db.prepare(ANY_ACTIVE).get() !== undefined,
+    );
+  }
+
+  static #peek(databaseUrl: string, read: (db: Database.Database) => boolean): boolean {
     const file = databaseUrl.replace(/^file:/, "");
     if (!existsSync(file)) return false;
     const db = new Database(file, { readonly: true });
     try {
-      return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ApiKey'`).get() !== undefined;
+      return read(db);
     } finally {
       db.close();
     }
@@ -32,7 +47,7 @@ export class SqliteKeyStore implements KeyStore {
       list: db.prepare<[], KeyRow>(`SELECT * FROM ApiKey ORDER BY id`),
       revoke: db.prepare(`UPDATE ApiKey SET revokedAt = ? WHERE name = ? AND revokedAt IS NULL`),
       byHash: db.prepare<[string], KeyRow>(`SELECT * FROM ApiKey WHERE hash = ? AND revokedAt IS NULL`),
-      anyActive: db.prepare(`SELECT 1 FROM ApiKey WHERE revokedAt IS NULL LIMIT 1`),
+      anyActive: db.prepare(ANY_ACTIVE),
     };
   }
 
