@@ -1,9 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
+import { createGraphQLError } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import { withCode } from "./coded-errors.js";
 import type { CrawlqYoga } from "./yoga.js";
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -55,7 +57,10 @@ export class HttpServer {
             document = parse(params.query);
           } catch (error) {
             // A syntax error is this operation's error message, as over HTTP; the socket and its other operations go on.
-            if (error instanceof GraphQLError) return [error];
+            // By name as well as by class, as in yoga.ts: under a test runner Yoga's parse may throw another realm's class.
+            if (error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError")) {
+              return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+            }
             throw error;
           }
           const args = {
@@ -67,7 +72,12 @@ export class HttpServer {
             rootValue: { execute, subscribe },
           };
           const errors = validate(args.schema, args.document);
-          return errors.length > 0 ? errors : args;
+          if (errors.length > 0) return errors;
+          // graphql-ws would answer this with an uncoded "Unable to identify operation"; HTTP's answer instead.
+          if (!getOperationAST(document, params.operationName)) {
+            return [createGraphQLError("Could not determine what operation to execute.", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+          }
+          return args;
         },
       },
       this.#wss,

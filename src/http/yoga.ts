@@ -3,6 +3,7 @@ import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { GraphQLContext } from "../graphql/context.js";
 import { CrawlqError } from "../tasks/errors.js";
+import { useCodedRequestErrors } from "./coded-errors.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -75,6 +76,10 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: 
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
+    plugins: [useCodedRequestErrors()],
+    // No Upload scalar: the multipart (file upload) request parser only adds ways to fail (found by fuzzing:
+    // a malformed "map" field was a 500).
+    multipart: false,
     logging: {
       debug: (...args) => logger.debug(args.join(" ")),
       info: (...args) => logger.info(args.join(" ")),
