@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { createGraphQLError, createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
@@ -62,6 +63,20 @@ type InitialContext = { request?: Request; signal?: AbortSignal };
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/**
+ * Each wait (result, batch, crawl) listens to its request's signal until it ends, and one request (aliases) or
+ * one WebSocket (every operation on it) may hold many waits at once: more than 10 is not a leak, so Node's
+ * MaxListenersExceededWarning is turned off for this signal.
+ */
+function sharedByItsWaits(signal: AbortSignal): AbortSignal {
+  try {
+    setMaxListeners(0, signal);
+  } catch {
+    // Not a Node EventTarget (a fetch implementation's own signal): nothing to turn off.
+  }
+  return signal;
+}
+
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: Logger) {
   return createYoga<InitialContext, GraphQLContext>({
     schema,
@@ -70,7 +85,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, logger: 
     context: (initial): GraphQLContext => ({
       ...shared,
       caller: null,
-      signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED,
+      signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED),
     }),
     graphqlEndpoint: "/graphql",
     landingPage: false,
