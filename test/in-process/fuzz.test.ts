@@ -127,9 +127,9 @@ function assertThisMachineOnly(urls: readonly string[]): void {
   for (const url of urls) if (!thisMachineOnly(url)) throw new Error(`refusing to send a URL that could leave this machine: ${url}`);
 }
 
-/** What the service accepts (validate-urls.ts, restated): absolute http(s) with a host, at most 2,048 characters. */
-function acceptable(url: string): boolean {
-  if (url.length > 2048) return false;
+/** What the service accepts (validate-urls.ts, restated): absolute http(s) with a host, at most `maxLength` characters. */
+function acceptable(url: string, maxLength = 2048): boolean {
+  if (url.length > maxLength) return false;
   try {
     const parsed = new URL(url);
     return (parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.hostname !== "";
@@ -594,14 +594,21 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
       }
       if (o.respectRobots !== null && o.respectRobots !== undefined && typeof o.respectRobots !== "boolean") return null;
     }
+    const { limits, politeness } = held.config;
     const strings = list as string[];
-    if (strings.length === 0 || strings.length > 10_000) return null;
-    const invalid = strings.flatMap((u, i) => (acceptable(u) ? [] : [i]));
+    if (strings.length === 0 || strings.length > limits.maxUrlsPerSubmission) return null;
+    const invalid = strings.flatMap((u, i) => (acceptable(u, limits.maxUrlLength) ? [] : [i]));
     if (invalid.length > 0) return { stored: 0, invalid };
     const o = (options ?? {}) as Record<string, number | boolean | null | undefined>;
     const within = (v: unknown, min: number, max: number) => v === null || v === undefined || ((v as number) >= min && (v as number) <= max);
-    if (!within(o.maxRetries, 0, 20) || !within(o.perHostConcurrency, 1, 4) || !within(o.hostDelayMs, 0, 3_600_000)) return null;
-    if (o.respectRobots === false) return null; // CRAWLQ_ALLOW_ROBOTS_OVERRIDE is off
+    if (
+      !within(o.maxRetries, 0, limits.maxRetriesCeiling) ||
+      !within(o.perHostConcurrency, 1, politeness.perHostConcurrency) ||
+      !within(o.hostDelayMs, 0, limits.maxHostDelayMs)
+    ) {
+      return null;
+    }
+    if (o.respectRobots === false && politeness.respectRobots && !politeness.allowRobotsOverride) return null;
     return { stored: strings.length, invalid: null };
   }
 
@@ -660,8 +667,9 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
 
   // Fails if a submission or an id list at or past a limit is cut, partly stored or answered with an
   // uncoded/unexpected error.
-  it("thousands: submissions and id lists around the 10,000 limits", async () => {
-    const sizes = fc.oneof(fc.constantFrom(9_999, 10_000, 10_001), fc.integer({ min: 1_000, max: 10_001 }));
+  it("thousands: submissions and id lists around their limits (10,000 by default)", async () => {
+    const { maxUrlsPerSubmission: max, maxBatchIds } = held.config.limits;
+    const sizes = fc.oneof(fc.constantFrom(max - 1, max, max + 1), fc.integer({ min: Math.min(1_000, max), max: max + 1 }));
     await fc.assert(
       fc.asyncProperty(sizes, fc.oneof(fc.constant(undefined), fc.nat()), fc.nat(), fc.array(idLike, { maxLength: 5 }), async (n, badAt, seed, junkIds) => {
         const urls = Array.from({ length: n }, (_, i) => `http://fuzz.test/${seed}/${i}`);
@@ -670,9 +678,9 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
         const query = `mutation($urls: [String!]!) { submitCrawl(urls: $urls) { id tasks { id } } }`;
         const answer = await postOp(held, { query, variables: { urls } });
         const stored = (await taskCount(held)) - before;
-        tally("thousands", `${n > 10_000 ? "over" : "within"} ${badAt === undefined ? "" : "one bad "}→ ${outcomeOf(answer.body)}`);
+        tally("thousands", `${n > max ? "over" : "within"} ${badAt === undefined ? "" : "one bad "}→ ${outcomeOf(answer.body)}`);
         expectAnswer(answer, { query });
-        if (n <= 10_000 && badAt === undefined) {
+        if (n <= max && badAt === undefined) {
           expect((answer.body!.data!.submitCrawl as { tasks: unknown[] }).tasks).toHaveLength(n);
           expect(stored).toBe(n);
         } else {
@@ -683,8 +691,9 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
         const ids = [...Array.from({ length: n }, (_, i) => String(i + 1)), ...junkIds];
         const batchQuery = `query($ids: [ID!]) { batch(ids: $ids, timeoutMs: 0) { done notDone complete tasks { id } } }`;
         const batch = await postOp(held, { query: batchQuery, variables: { ids } });
-        tally("thousands", `batch of ${ids.length > 10_000 ? "over" : "within"} → ${outcomeOf(batch.body)}`);
+        tally("thousands", `batch of ${ids.length > maxBatchIds ? "over" : "within"} → ${outcomeOf(batch.body)}`);
         expectAnswer(batch, { query: batchQuery });
+        if (ids.length > maxBatchIds) expect(new Set(batch.body!.errors!.map((e) => e.extensions?.code))).toEqual(new Set(["BAD_USER_INPUT"]));
         await stillServing(held);
       }),
       runs(6),
