@@ -661,7 +661,7 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
         }
         await stillServing(held);
       }),
-      runs(120),
+      runs(100),
     );
   });
 
@@ -726,7 +726,7 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
         }
         await stillServing(held);
       }),
-      runs(250),
+      runs(200),
     );
   });
 
@@ -892,7 +892,7 @@ describe("HTTP (yoga.fetch), the pool held busy: nothing submitted here is ever 
         expect((await taskCount(held)) - before).toBeLessThanOrEqual(8);
         await stillServing(held);
       }),
-      runs(100),
+      runs(80),
     );
   });
 });
@@ -1181,7 +1181,7 @@ describe("WebSocket (real socket), the pool held busy", () => {
         const over = await fetch(heldUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ pool { threads } }" }) });
         expect(await over.json()).toEqual({ data: { pool: { threads: 1 } } });
       }),
-      runs(40),
+      runs(30),
     );
   });
 
