@@ -72,7 +72,12 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
   // against the gate's robots cache), hence the late-bound call.
   const checkRedirect: RedirectCheck = (url) => gate.checkRedirect(url);
-  const pool = new CrawlPool({ ...config.pool, policy: { ...config.fetch }, checkRedirect });
+  const pool = new CrawlPool({
+    ...config.pool,
+    policy: { ...config.fetch },
+    checkRedirect,
+    onIdleThreadError: (err) => logger.error({ err }, "a pool thread died while idle; the pool replaces it"),
+  });
   let dispatcher: Dispatcher | undefined;
   const gate: HostGate = new HostGate({
     perHostConcurrency: config.politeness.perHostConcurrency,

@@ -12,6 +12,7 @@ import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
 import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { serializeOnce } from "./shared-execution.js";
+import { withCode } from "./coded-errors.js";
 import type { CrawlqYoga } from "./yoga.js";
 
 /** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades, keys, message size, caps. */
@@ -110,10 +111,15 @@ export class HttpServer {
           } catch (error) {
             // A syntax error or a limit (tokens, depth, ...) is this operation's error message, as over HTTP;
             // the socket and its other operations go on.
-            if (isGraphQLError(error)) return [error];
+            if (isGraphQLError(error)) return [withCode(error, "GRAPHQL_PARSE_FAILED")];
             throw error;
           }
           if (errors.length > 0) return errors;
+          // graphql-ws would answer this with an uncoded "Unable to identify operation"; HTTP's answer instead.
+          const operation = getOperationAST(document, params.operationName);
+          if (!operation) {
+            return [createGraphQLError("Could not determine what operation to execute.", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+          }
           let contextValue: unknown;
           try {
             contextValue = await contextFactory();
@@ -122,7 +128,7 @@ export class HttpServer {
             if (error instanceof CrawlqError) return [asGraphQLError(error)];
             throw error;
           }
-          if (getOperationAST(document, params.operationName)?.operation === "subscription") {
+          if (operation.operation === "subscription") {
             const open = openSubscriptions.get(ctx.extra.socket) ?? new Set<string>();
             if (open.size >= maxSubscriptionsPerConnection) {
               return [asGraphQLError(new QuotaExceededError("TOO_MANY_SUBSCRIPTIONS", "subscriptions", maxSubscriptionsPerConnection, "connection"))];

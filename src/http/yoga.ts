@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { createGraphQLError, createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
@@ -9,6 +10,7 @@ import { authenticate, bearerToken } from "./auth.js";
 import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type GraphQLLimits } from "./graphql-limits.js";
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
+import { useCodedRequestErrors } from "./coded-errors.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -101,6 +103,20 @@ type InitialContext = { request?: Request; signal?: AbortSignal; caller?: Caller
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/**
+ * Each wait (result, batch, crawl) listens to its request's signal until it ends, and one request (aliases) or
+ * one WebSocket (every operation on it) may hold many waits at once: more than 10 is not a leak, so Node's
+ * MaxListenersExceededWarning is turned off for this signal.
+ */
+function sharedByItsWaits(signal: AbortSignal): AbortSignal {
+  try {
+    setMaxListeners(0, signal);
+  } catch {
+    // Not a Node EventTarget (a fetch implementation's own signal): nothing to turn off.
+  }
+  return signal;
+}
+
 /** Who may call, and how often. */
 export interface Access {
   keys: KeyStore;
@@ -126,7 +142,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
           ? initial.caller
           : await authenticate(access.keys, bearerToken(initial.request?.headers.get("authorization")));
       await access.rateLimits.operation(caller);
-      return { ...shared, caller, signal: initial.signal ?? initial.request?.signal ?? NEVER_ABORTED };
+      return { ...shared, caller, signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED) };
     },
     graphqlEndpoint: "/graphql",
     cors: corsOption(guard, options.guard.corsOrigins),
@@ -135,6 +151,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     plugins: [
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       useGenericRequestErrors(),
+      useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
       useValidationErrorLogging(logger),
       useSharedSubscriptionExecution(),
@@ -142,6 +159,9 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
+    // No Upload scalar: the multipart (file upload) request parser only adds ways to fail (found by fuzzing:
+    // a malformed "map" field was a 500).
+    multipart: false,
     logging: {
       debug: (...args) => logger.debug(args.join(" ")),
       info: (...args) => logger.info(args.join(" ")),

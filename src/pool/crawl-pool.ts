@@ -16,6 +16,8 @@ export interface CrawlPoolOptions {
   policy: FetchPolicy;
   /** Answers a worker's "may I follow this redirect?" for crawls whose job respects robots.txt. */
   checkRedirect: RedirectCheck;
+  /** A thread died with no job on it (piscina replaces it); a thread that dies mid-job fails that job instead. */
+  onIdleThreadError?: (error: Error) => void;
 }
 
 /**
@@ -45,6 +47,8 @@ export class CrawlPool {
       resourceLimits: { maxYoungGenerationSizeMb: 16 },
       workerData: { policy: options.policy } satisfies WorkerSetup,
     });
+    // Unheard, this event would be thrown on the main thread and end the whole service.
+    this.#piscina.on("error", (error: Error) => options.onIdleThreadError?.(error));
     this.#redirectChecks.unref();
     this.#redirectChecks.onmessage = (event) => {
       const { id, url } = (event as { data: RedirectQuestion }).data;
