@@ -36,6 +36,6 @@ USER node
 VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # node directly (not npm start) so SIGTERM reaches the service; it applies migrations itself.
 CMD ["node", "--max-old-space-size=256", "dist/src/main.js"]

@@ -120,7 +120,17 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     },
     { keys, rateLimits },
     logger,
-    { guard: httpGuard(config), maxRequestBodyBytes: config.http.maxRequestBodyBytes, limits: config.graphql },
+    {
+      ready: async () => {
+        if (stopping) return "shutting down";
+        if (!dispatcher.started) return "the pool has not started yet";
+        await store.ping();
+        return null;
+      },
+      guard: httpGuard(config),
+      maxRequestBodyBytes: config.http.maxRequestBodyBytes,
+      limits: config.graphql,
+    },
   );
   const server = new HttpServer(yoga, {
     guard: httpGuard(config),

@@ -9,6 +9,7 @@ import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken } from "./auth.js";
 import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type GraphQLLimits } from "./graphql-limits.js";
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
+import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
 
@@ -125,6 +126,8 @@ export interface Access {
 
 /** The HTTP-facing settings buildYoga needs (Config.http and Config.graphql). */
 export interface YogaOptions {
+  /** Answers /readyz (see health.ts). */
+  ready: ReadinessCheck;
   guard: RequestGuardOptions;
   maxRequestBodyBytes: number;
   limits: GraphQLLimits;
@@ -149,6 +152,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     maxRequestBodySize: options.maxRequestBodyBytes,
     parserAndValidationCache: boundedParserCache(),
     plugins: [
+      useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       useGenericRequestErrors(),
       useCodedRequestErrors(),

@@ -63,6 +63,7 @@ export class Dispatcher {
   #pumped: Promise<void> = Promise.resolve();
   #pumpAgain = false;
   #stopped = false;
+  #started = false;
   #wakeTimer: NodeJS.Timeout | null = null;
   // Retry backoff leaves PENDING rows that are not runnable yet. Counting committed retries lets an idle
   // dispatcher skip the "next runAt?" query when none can exist, without racing a concurrent commit.
@@ -80,11 +81,17 @@ export class Dispatcher {
     return this.#running.size;
   }
 
+  /** Whether `start` has run: the pool takes work. */
+  get started(): boolean {
+    return this.#started;
+  }
+
   /** Start-up: claims a dead process left RUNNING go back to PENDING, then work starts. */
   async start(): Promise<void> {
     const requeued = await this.#deps.lifecycle.requeueOrphans();
     if (requeued > 0) this.#deps.logger.info({ requeued }, "requeued tasks left running by a previous process");
     this.wake();
+    this.#started = true;
   }
 
   /** New work, a free slot or an opened host: look for tasks to start. */

@@ -92,6 +92,8 @@ export interface TaskStore {
   /** RUNNING → PENDING for claims whose owner is no longer alive (`liveOwner` is this instance). */
   requeueOrphans(liveOwner: string): Promise<number>;
 
+  /** Resolves when the database answers (readiness); rejects with why it does not. */
+  ping(): Promise<void>;
   /** Statements issued per operation since open (diagnostics for the benchmark). */
   statementCounts(): Record<string, number>;
   close(): Promise<void>;

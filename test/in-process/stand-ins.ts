@@ -255,6 +255,9 @@ export class FlakyStore implements TaskStore {
   requeueOrphans(liveOwner: string): Promise<number> {
     return this.inner.requeueOrphans(liveOwner);
   }
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
   statementCounts(): Record<string, number> {
     return this.inner.statementCounts();
   }

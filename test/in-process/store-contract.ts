@@ -594,6 +594,12 @@ export function describeTaskStoreContract(
       });
     });
 
+    describe("ping", () => {
+      it("resolves while the database answers", async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
     describe("statementCounts", () => {
       it("counts each operation under its name, and the ids findByIds read", async () => {
         const before = store.statementCounts();

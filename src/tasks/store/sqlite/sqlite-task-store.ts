@@ -116,6 +116,10 @@ export class SqliteTaskStore implements TaskStore {
     await this.#prisma.$disconnect();
   }
 
+  async ping(): Promise<void> {
+    this.#sql.ping.get();
+  }
+
   statementCounts(): Record<string, number> {
     return { ...this.#counts };
   }

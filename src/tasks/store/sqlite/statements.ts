@@ -36,6 +36,7 @@ export function prepareStatements(db: Database.Database) {
   const task = (sql: string) => db.prepare<unknown[], TaskRow>(sql);
   const candidates = (sql: string) => db.prepare<unknown[], CandidateRow>(sql);
   return {
+    ping: db.prepare("SELECT 1"),
     synchronous: { FULL: db.prepare("PRAGMA synchronous = FULL"), NORMAL: db.prepare("PRAGMA synchronous = NORMAL") },
     insertSubmission: db.prepare(
       `INSERT INTO Submission (createdAt, maxRetries, perHostConcurrency, hostDelayMs, respectRobots, ownerKeyId)
