@@ -1,0 +1,116 @@
+/**
+ * What the load and soak runs start: the fixture site in a child process (bench/fixture.ts) and the
+ * service as `npm start` starts it (bench/service.ts), on loopback. Several host names resolve to
+ * 127.0.0.1 through CRAWLQ_RESOLVE, so the service keeps its realistic per-host limit and the pool is
+ * still the only cap on throughput.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { gqlData } from "../../testkit/graphql-client.js";
+import { startFixture, type Fixture } from "../fixture.js";
+import { startBenchService, type BenchService } from "../service.js";
+
+/** How the rig is set up (from the runner's flags). */
+export interface RigOptions {
+  /** Host names resolved to 127.0.0.1, each a politeness host of its own. */
+  hosts: number;
+  /** CRAWLQ_PER_HOST_CONCURRENCY. */
+  perHost: number;
+  /** CRAWLQ_THREADS. */
+  threads: number;
+  /** Appends the service's stdout to this file. */
+  logFile: string | null;
+  /** Further service environment. */
+  env?: Record<string, string>;
+}
+
+/** The processes under test, the origins to crawl and the pool's size. */
+export interface Rig {
+  service: BenchService;
+  fixture: Fixture;
+  /** One origin per host name on the fixture site (no added latency), e.g. http://load-0.crawlq.test:PORT. */
+  siteOrigins: string[];
+  /** The same host names on the fixture's gate site (requests held until released). */
+  gateOrigins: string[];
+  /** Tasks the pool runs at once (threads × concurrency per thread, as the service reports them). */
+  inFlight: number;
+  /** The service's environment as set by the rig (the database path left out). */
+  env: Record<string, string>;
+  /** Stops the service (its exit code or signal) and the fixture, and deletes the database. */
+  close(): Promise<number | string>;
+}
+
+/** `count` host names under the reserved .test domain. */
+export const hostNames = (count: number) => Array.from({ length: count }, (_, i) => `load-${i}.crawlq.test`);
+
+/** The same origin under each host name: http://NAME:PORT. */
+const originsOn = (origin: string, names: readonly string[]) => {
+  const port = new URL(origin).port;
+  return names.map((name) => `http://${name}:${port}`);
+};
+
+/** The service's environment for a rig: loopback, a free port, its own database, counters on. */
+function rigEnv(options: RigOptions, names: readonly string[]): Record<string, string> {
+  return {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    CRAWLQ_THREADS: String(options.threads),
+    CRAWLQ_PER_HOST_CONCURRENCY: String(options.perHost),
+    CRAWLQ_RESOLVE: names.map((name) => `${name}=127.0.0.1`).join(","),
+    CRAWLQ_ALLOW_PRIVATE: "1",
+    CRAWLQ_DEBUG_COUNTERS: "1",
+    LOG_LEVEL: "warn",
+    ...options.env,
+  };
+}
+
+/** Starts the fixture and the service; stops the fixture again if the service does not start. */
+export async function startRig(options: RigOptions): Promise<Rig> {
+  const names = hostNames(options.hosts);
+  const env = rigEnv(options, names);
+  const dbDir = mkdtempSync(path.join(os.tmpdir(), "crawlq-load-"));
+  const fixture = await startFixture("child", [0]);
+  let service: BenchService;
+  try {
+    service = await startBenchService({ ...env, DATABASE_URL: `file:${path.join(dbDir, "crawlq.db")}` }, [], options.logFile);
+  } catch (error) {
+    await fixture.close();
+    rmSync(dbDir, { recursive: true, force: true });
+    throw error;
+  }
+  const { pool } = await gqlData<{ pool: { threads: number; concurrencyPerThread: number } }>(
+    service.url,
+    "{ pool { threads concurrencyPerThread } }",
+  );
+  return {
+    service,
+    fixture,
+    siteOrigins: originsOn(fixture.origins.sites[0]!, names),
+    gateOrigins: originsOn(fixture.origins.gate, names),
+    inFlight: pool.threads * pool.concurrencyPerThread,
+    env,
+    async close() {
+      const exit = await service.stop(60_000);
+      await fixture.close();
+      rmSync(dbDir, { recursive: true, force: true });
+      return exit;
+    },
+  };
+}
+
+/** Task counts by status, from the service's `pool` query. */
+export interface PoolCounts {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  inFlight: number;
+}
+
+/** The service's `pool` counts now. */
+export async function poolCounts(url: string): Promise<PoolCounts> {
+  const { pool } = await gqlData<{ pool: PoolCounts }>(url, "{ pool { pending running succeeded failed cancelled inFlight } }");
+  return pool;
+}
