@@ -28,7 +28,7 @@ import { cpuMeter, latencyStats, type CpuPerPage, peakSampler, pollUntil, round,
 import { formatTable } from "./report.js";
 import { sample, seededRandom } from "./traffic/random.js";
 import { poolCounts, startRig, type PoolCounts, type Rig } from "./traffic/rig.js";
-import { DeliveryLog, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
+import { DeliveryLog, proveLive, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
 
 const HELP = `npm run load -- [flags]
   --tasks N            tasks submitted (20000)
@@ -131,12 +131,7 @@ const numbers = (ids: readonly string[]) => ids.map(Number);
 async function openUnfiltered(rig: Rig, settings: Settings, deliveries: DeliveryLog) {
   const subscribers = transports(settings, "all").map((t) => subscribe(t, rig.service.url, { kind: "all" }, deliveries.record));
   log(`${subscribers.length} unfiltered subscribers opening; probe task`);
-  const probe = await submit(rig.service.url, benchUrls(rig.siteOrigins, 1).map((p) => p.url));
-  const probeId = Number(probe.ids[0]);
-  const live = () => subscribers.filter((s) => s.tally.count(probeId) > 0 || s.errors.length > 0).length;
-  await pollUntil("every unfiltered subscriber receiving the probe", 60_000, () => live() === subscribers.length, {
-    describe: () => `${live()} of ${subscribers.length}`,
-  });
+  const probeId = await proveLive(rig.service.url, rig.siteOrigins, subscribers);
   return { subscribers, probeId };
 }
 

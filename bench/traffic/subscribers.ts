@@ -8,6 +8,8 @@ import type { ExecutionResult, Sink } from "graphql-ws";
 import { Agent, fetch } from "undici";
 import type WebSocket from "ws";
 import { wsClient } from "../../testkit/graphql-client.js";
+import { benchUrls, submit } from "../completions.js";
+import { pollUntil } from "../measure.js";
 
 const TASK_DONE = `subscription ($ids: [ID!], $submissionId: ID) { taskDone(ids: $ids, submissionId: $submissionId) { id status finishedAt } }`;
 
@@ -235,4 +237,18 @@ export class DeliveryLog {
     this.lastAt = 0;
     this.latencies = [];
   }
+}
+
+/**
+ * Shows that `subscribers` (unfiltered) are live: submits one probe page and waits (at most 60 s) until
+ * each has received it, or failed. Resolves with the probe's task id.
+ */
+export async function proveLive(url: string, origins: readonly string[], subscribers: readonly Subscriber[]): Promise<number> {
+  const probe = await submit(url, benchUrls(origins, 1).map((p) => p.url));
+  const probeId = Number(probe.ids[0]);
+  const live = () => subscribers.filter((s) => s.tally.count(probeId) > 0 || s.errors.length > 0).length;
+  await pollUntil("every unfiltered subscriber receiving the probe", 60_000, () => live() === subscribers.length, {
+    describe: () => `${live()} of ${subscribers.length}`,
+  });
+  return probeId;
 }
