@@ -35,3 +35,17 @@ export function parseFlags(help: string, defaults: Record<string, string | undef
   }
   return flags as Record<string, string | undefined>;
 }
+
+/**
+ * Runs a runner's `main` and ends the process: exit 0 when it resolves true, 1 when false, 2 (with the
+ * stack) when it throws.
+ */
+export function runMain(name: string, main: () => Promise<boolean>): void {
+  main().then(
+    (ok) => process.exit(ok ? 0 : 1),
+    (error: Error) => {
+      console.error(`${name} failed: ${error.stack ?? error}`);
+      process.exit(2);
+    },
+  );
+}

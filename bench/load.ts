@@ -19,15 +19,14 @@
  * latency, delivered messages per second, the service's peak RSS and "events lost", as a table and one
  * JSON line; exits 1 when anything is lost or wrong. Every wait has a deadline. Flags: `--help`.
  */
-import os from "node:os";
 import { Agent } from "undici";
 import { gqlData } from "../testkit/graphql-client.js";
-import { nonNegativeInt, parseFlags } from "./cli.js";
+import { nonNegativeInt, parseFlags, runMain } from "./cli.js";
 import { benchUrls, checkPages, requestResult, submit, submitAll, type DoneEvent, type Received } from "./completions.js";
-import { cpuMeter, latencyStats, type CpuPerPage, peakSampler, pollUntil, round, watchdog, within } from "./measure.js";
+import { cpuMeter, latencyStats, type CpuPerPage, pollUntil, round, within } from "./measure.js";
 import { formatTable } from "./report.js";
 import { sample, seededRandom } from "./traffic/random.js";
-import { poolCounts, startRig, type PoolCounts, type Rig } from "./traffic/rig.js";
+import { poolCounts, RIG_FLAGS, RIG_HELP, rigSettings, withRig, type PoolCounts, type Rig, type RigSettings, type RunMemory } from "./traffic/rig.js";
 import { DeliveryLog, proveLive, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
 
 const HELP = `npm run load -- [flags]
@@ -39,16 +38,11 @@ const HELP = `npm run load -- [flags]
   --unfiltered PCT     share of the ws and of the sse subscribers on taskDone with no argument (10)
   --by-submission PCT  share on taskDone(submissionId), one of the submissions each; the rest on taskDone(ids) (40)
   --ids N              task ids per taskDone(ids) subscriber, drawn from all the tasks (100)
-  --hosts N            host names resolved to 127.0.0.1 with CRAWLQ_RESOLVE (32)
-  --per-host N         CRAWLQ_PER_HOST_CONCURRENCY (4, the service's default)
-  --threads N          CRAWLQ_THREADS (this machine's cores)
   --timeout S          longest wait for every delivery once the pool is released (600)
-  --seed N             seed of the taskDone(ids) subsets (1)
-  --service-log FILE   append the service's stdout to FILE
-  --help`;
+${RIG_HELP}`;
 
 /** The run's sizes, from the flags. */
-interface Settings {
+interface Settings extends RigSettings {
   tasks: number;
   chunk: number;
   ws: number;
@@ -57,14 +51,10 @@ interface Settings {
   unfilteredPct: number;
   bySubmissionPct: number;
   idsPerSubscriber: number;
-  hosts: number;
-  perHost: number;
-  threads: number;
   timeoutS: number;
-  seed: number;
 }
 
-function readSettings(): { settings: Settings; serviceLog: string | null } {
+function readSettings(): Settings {
   const flags = parseFlags(HELP, {
     tasks: "20000",
     chunk: "2000",
@@ -74,12 +64,8 @@ function readSettings(): { settings: Settings; serviceLog: string | null } {
     unfiltered: "10",
     "by-submission": "40",
     ids: "100",
-    hosts: "32",
-    "per-host": "4",
-    threads: String(os.availableParallelism()),
     timeout: "600",
-    seed: "1",
-    "service-log": undefined,
+    ...RIG_FLAGS,
   });
   const settings: Settings = {
     tasks: nonNegativeInt("tasks", flags.tasks),
@@ -90,17 +76,13 @@ function readSettings(): { settings: Settings; serviceLog: string | null } {
     unfilteredPct: nonNegativeInt("unfiltered", flags.unfiltered),
     bySubmissionPct: nonNegativeInt("by-submission", flags["by-submission"]),
     idsPerSubscriber: nonNegativeInt("ids", flags.ids),
-    hosts: nonNegativeInt("hosts", flags.hosts),
-    perHost: nonNegativeInt("per-host", flags["per-host"]),
-    threads: nonNegativeInt("threads", flags.threads),
     timeoutS: nonNegativeInt("timeout", flags.timeout),
-    seed: nonNegativeInt("seed", flags.seed),
+    ...rigSettings(flags),
   };
   if (settings.tasks < 1 || settings.chunk < 1 || settings.chunk > 10_000) throw new Error("--tasks must be ≥ 1 and --chunk 1 to 10000");
   if (settings.unfilteredPct + settings.bySubmissionPct > 100) throw new Error("--unfiltered + --by-submission must be at most 100");
   if (settings.callers > settings.tasks) throw new Error("--callers must be at most --tasks (one distinct task each)");
-  if (settings.hosts < 1 || settings.perHost < 1 || settings.threads < 1) throw new Error("--hosts, --per-host and --threads must be ≥ 1");
-  return { settings, serviceLog: flags["service-log"] ?? null };
+  return settings;
 }
 
 const log = (line: string) => process.stderr.write(`[load] ${line}\n`);
@@ -309,7 +291,7 @@ interface Outcome {
   subscribers: ReturnType<typeof verifySubscribers>;
   callers: ReturnType<typeof verifyCallers>;
   deliveries: { messages: number; lastAt: number; notify: ReturnType<typeof latencyStats> };
-  rss: { peakMb: number; sampledPeakMb: number; endMb: number };
+  rss: RunMemory;
   gauges: Record<string, unknown>;
   cpu: CpuPerPage;
 }
@@ -429,33 +411,13 @@ function report(o: Outcome, wallSeconds: number, serviceExit: number | string) {
   return lost === 0 && wrong === 0 && !o.timedOut;
 }
 
-async function main(): Promise<number> {
+async function main(): Promise<boolean> {
   const wallStarted = performance.now();
-  const { settings, serviceLog } = readSettings();
+  const settings = readSettings();
   console.log(`crawlq load test — settings ${JSON.stringify(settings)}`);
-  const rig = await startRig({
-    hosts: settings.hosts,
-    perHost: settings.perHost,
-    threads: settings.threads,
-    logFile: serviceLog,
-    env: { CRAWLQ_MAX_WAIT_MS: String(Math.min(3_600_000, (settings.timeoutS + 60) * 1000)) },
-  });
-  const dog = watchdog((settings.timeoutS + 300) * 1000, () => rig.close());
-  const rss = peakSampler(250, () => rig.service.memory().rssMb);
-  const outcome = await runLoad(rig, settings).catch((error: unknown) => ({ error }));
-  rss.stop();
-  const memory = rig.service.memory();
-  const serviceExit = await rig.close();
-  dog.disarm();
-  if ("error" in outcome) throw outcome.error;
-  const rssMb = { peakMb: memory.peakMb, sampledPeakMb: rss.peak, endMb: memory.rssMb };
-  return report({ ...outcome, rss: rssMb }, (performance.now() - wallStarted) / 1000, serviceExit) ? 0 : 1;
+  const maxWaitMs = String(Math.min(3_600_000, (settings.timeoutS + 60) * 1000));
+  const run = await withRig({ ...settings, env: { CRAWLQ_MAX_WAIT_MS: maxWaitMs } }, (settings.timeoutS + 300) * 1000, (rig) => runLoad(rig, settings));
+  return report({ ...run.result, rss: run.memory }, (performance.now() - wallStarted) / 1000, run.serviceExit);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    console.error(`load test failed: ${error.stack ?? error}`);
-    process.exit(2);
-  },
-);
+runMain("load test", main);

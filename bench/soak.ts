@@ -15,14 +15,13 @@
  * witness got every task once, each completed stream exactly its tasks, each call not aborted its own
  * task. Prints a table and one JSON line; exits 1 on a failed check. Every wait has a deadline.
  */
-import os from "node:os";
-import { nonNegativeInt, parseFlags, positiveNumber } from "./cli.js";
+import { nonNegativeInt, parseFlags, positiveNumber, runMain } from "./cli.js";
 import { benchUrls, submit } from "./completions.js";
-import { latencyStats, peakSampler, percentile, pollUntil, round, sleep, watchdog, within } from "./measure.js";
+import { latencyStats, percentile, pollUntil, round, sleep, within } from "./measure.js";
 import { formatTable } from "./report.js";
 import { Churn, type SubscriptionPlan } from "./traffic/churn.js";
 import { pick, sample, seededRandom } from "./traffic/random.js";
-import { poolCounts, startRig, type PoolCounts, type Rig } from "./traffic/rig.js";
+import { poolCounts, RIG_FLAGS, RIG_HELP, rigSettings, withRig, type PoolCounts, type Rig, type RigSettings, type RunMemory } from "./traffic/rig.js";
 import { DeliveryLog, proveLive, subscribe, type Selection, type Subscriber, type Transport } from "./traffic/subscribers.js";
 
 const HELP = `npm run soak -- [flags]
@@ -36,17 +35,12 @@ const HELP = `npm run soak -- [flags]
   --abrupt PCT        share of them that leave by a destroyed socket instead of unsubscribing (40)
   --callers N         result(id) calls per second, on slow tasks (10)
   --abort PCT         share of the calls aborted mid-wait (socket destroyed) (40)
-  --hosts N           host names resolved to 127.0.0.1 with CRAWLQ_RESOLVE (32)
-  --per-host N        CRAWLQ_PER_HOST_CONCURRENCY (4, the service's default)
-  --threads N         CRAWLQ_THREADS (this machine's cores)
   --sample S          seconds between samples of RSS, fds and subscriptions (2)
   --drain S           longest wait for the drain at the end (120)
-  --seed N            seed of the random choices (1)
-  --service-log FILE  append the service's stdout to FILE
-  --help`;
+${RIG_HELP}`;
 
 /** The run's sizes, from the flags. */
-interface Settings {
+interface Settings extends RigSettings {
   minutes: number;
   rate: number;
   slow: number;
@@ -57,17 +51,13 @@ interface Settings {
   abruptPct: number;
   callers: number;
   abortPct: number;
-  hosts: number;
-  perHost: number;
-  threads: number;
   sampleS: number;
   drainS: number;
-  seed: number;
   /** Seconds of warm-up: 10% of the run, at least 20 s, at most 60 s. */
   warmupS: number;
 }
 
-function readSettings(): { settings: Settings; serviceLog: string | null } {
+function readSettings(): Settings {
   const flags = parseFlags(HELP, {
     minutes: "10",
     rate: "300",
@@ -79,13 +69,9 @@ function readSettings(): { settings: Settings; serviceLog: string | null } {
     abrupt: "40",
     callers: "10",
     abort: "40",
-    hosts: "32",
-    "per-host": "4",
-    threads: String(os.availableParallelism()),
     sample: "2",
     drain: "120",
-    seed: "1",
-    "service-log": undefined,
+    ...RIG_FLAGS,
   });
   const minutes = positiveNumber("minutes", flags.minutes);
   const int = (name: string) => nonNegativeInt(name, flags[name]);
@@ -100,18 +86,15 @@ function readSettings(): { settings: Settings; serviceLog: string | null } {
     abruptPct: int("abrupt"),
     callers: int("callers"),
     abortPct: int("abort"),
-    hosts: int("hosts"),
-    perHost: int("per-host"),
-    threads: int("threads"),
     sampleS: positiveNumber("sample", flags.sample),
     drainS: int("drain"),
-    seed: int("seed"),
+    ...rigSettings(flags),
     warmupS: Math.min(60, Math.max(20, minutes * 6)),
   };
   if (settings.rate < 1 || settings.slow > settings.rate) throw new Error("--rate must be ≥ 1 and --slow at most --rate");
   if (settings.callers > settings.slow) throw new Error("--callers must be at most --slow (each waits on a slow task of its second)");
   if (settings.warmupS >= minutes * 60) throw new Error(`--minutes too short for the ${settings.warmupS} s warm-up`);
-  return { settings, serviceLog: flags["service-log"] ?? null };
+  return settings;
 }
 
 const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
@@ -293,8 +276,7 @@ interface SoakOutcome {
   late: Level;
   end: Level;
   endSamples: Sample[];
-  peakRssMb: number;
-  sampledPeakRssMb: number;
+  memory: RunMemory;
   pool: PoolCounts;
   tasks: number;
   trafficSeconds: number;
@@ -305,7 +287,7 @@ interface SoakOutcome {
 }
 
 /** The whole soak on a started rig; clients are closed on the way out whatever happens. */
-async function runSoak(rig: Rig, settings: Settings): Promise<Omit<SoakOutcome, "peakRssMb" | "sampledPeakRssMb">> {
+async function runSoak(rig: Rig, settings: Settings): Promise<Omit<SoakOutcome, "memory">> {
   const startedAt = performance.now();
   const idle = level([await sampleService(rig, startedAt)]);
   const deliveries = new DeliveryLog();
@@ -359,7 +341,7 @@ function report(o: SoakOutcome, wallSeconds: number, serviceExit: number | strin
   const w = o.witnesses.map((x) => `${x.transport} ${x.messages} msgs, missing ${x.missing}, dup ${x.duplicates}, unexpected ${x.unexpected}, errors ${x.errors}`).join("; ");
   const rows = [
     ["traffic", `${round(o.trafficSeconds)} s, ${o.tasks} tasks (${round(o.tasks / o.trafficSeconds)}/s); warm-up ${o.settings.warmupS} s`, ""],
-    ["RSS (MB)", `idle ${o.idle.rssMb}; after warm-up ${o.warm.rssMb}; end of traffic ${o.late.rssMb}; end ${o.end.rssMb}; peak ${round(o.peakRssMb)} (VmHWM)`, passFail(v.rss)],
+    ["RSS (MB)", `idle ${o.idle.rssMb}; after warm-up ${o.warm.rssMb}; end of traffic ${o.late.rssMb}; end ${o.end.rssMb}; peak ${round(o.memory.peakMb)} (VmHWM)`, passFail(v.rss)],
     ["open fds", `idle ${o.idle.fds}; after warm-up ${o.warm.fds}; end of traffic ${o.late.fds}; end ${o.end.fds}`, passFail(v.fds)],
     ["listeners at end", subsNote, passFail(v.subscriptions)],
     ["tasks at end", `pending ${o.pool.pending}, running ${o.pool.running}, succeeded ${o.pool.succeeded}, failed ${o.pool.failed}, cancelled ${o.pool.cancelled}`, passFail(v.pool)],
@@ -375,30 +357,17 @@ function report(o: SoakOutcome, wallSeconds: number, serviceExit: number | strin
   console.log(`verdict: ${ok ? "PASS" : "FAIL"} (RSS and fds: end at most 10% above the level after warm-up, fds or at most 5 above)`);
   console.log(`(wall time ${round(wallSeconds)} s; service exit ${serviceExit})`);
   const { samples, endSamples, ...figures } = o;
-  console.log(JSON.stringify({ soak: "crawlq", ...figures, peakRssMb: round(o.peakRssMb), verdicts: v, pass: ok, wallSeconds: round(wallSeconds), serviceExit, samples: samples.map((s) => [s.t, s.rssMb, s.fds, s.subscriptions]) }));
+  console.log(JSON.stringify({ soak: "crawlq", ...figures, verdicts: v, pass: ok, wallSeconds: round(wallSeconds), serviceExit, samples: samples.map((s) => [s.t, s.rssMb, s.fds, s.subscriptions]) }));
   return ok;
 }
 
-async function main(): Promise<number> {
+async function main(): Promise<boolean> {
   const wallStarted = performance.now();
-  const { settings, serviceLog } = readSettings();
+  const settings = readSettings();
   console.log(`crawlq soak — settings ${JSON.stringify(settings)}`);
-  const rig = await startRig({ hosts: settings.hosts, perHost: settings.perHost, threads: settings.threads, logFile: serviceLog });
-  const dog = watchdog((settings.minutes * 60 + settings.drainS + 600) * 1000, () => rig.close());
-  const rss = peakSampler(500, () => rig.service.memory().rssMb);
-  const outcome = await runSoak(rig, settings).catch((error: unknown) => ({ error }));
-  rss.stop();
-  const memory = rig.service.memory();
-  const serviceExit = await rig.close();
-  dog.disarm();
-  if ("error" in outcome) throw outcome.error;
-  return report({ ...outcome, peakRssMb: memory.peakMb, sampledPeakRssMb: rss.peak }, (performance.now() - wallStarted) / 1000, serviceExit) ? 0 : 1;
+  const deadlineMs = (settings.minutes * 60 + settings.drainS + 600) * 1000;
+  const run = await withRig(settings, deadlineMs, (rig) => runSoak(rig, settings));
+  return report({ ...run.result, memory: run.memory }, (performance.now() - wallStarted) / 1000, run.serviceExit);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    console.error(`soak failed: ${error.stack ?? error}`);
-    process.exit(2);
-  },
-);
+runMain("soak", main);

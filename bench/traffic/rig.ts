@@ -8,22 +8,57 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gqlData } from "../../testkit/graphql-client.js";
+import { nonNegativeInt } from "../cli.js";
+import { peakSampler, watchdog } from "../measure.js";
 import { startFixture, type Fixture } from "../fixture.js";
 import { startBenchService, type BenchService } from "../service.js";
 
-/** How the rig is set up (from the runner's flags). */
-export interface RigOptions {
+/** The flags both runners take for the rig (and the seed of their random choices), as parsed. */
+export interface RigSettings {
   /** Host names resolved to 127.0.0.1, each a politeness host of its own. */
   hosts: number;
   /** CRAWLQ_PER_HOST_CONCURRENCY. */
   perHost: number;
   /** CRAWLQ_THREADS. */
   threads: number;
+  /** Seed of the run's random choices. */
+  seed: number;
   /** Appends the service's stdout to this file. */
-  logFile: string | null;
-  /** Further service environment. */
-  env?: Record<string, string>;
+  serviceLog: string | null;
 }
+
+/** Defaults of the rig's flags, for parseFlags. */
+export const RIG_FLAGS = {
+  hosts: "32",
+  "per-host": "4",
+  threads: String(os.availableParallelism()),
+  seed: "1",
+  "service-log": undefined,
+};
+
+/** --help lines of the rig's flags. */
+export const RIG_HELP = `  --hosts N            host names resolved to 127.0.0.1 with CRAWLQ_RESOLVE (32)
+  --per-host N         CRAWLQ_PER_HOST_CONCURRENCY (4, the service's default)
+  --threads N          CRAWLQ_THREADS (this machine's cores)
+  --seed N             seed of the run's random choices (1)
+  --service-log FILE   append the service's stdout to FILE
+  --help`;
+
+/** The rig's flags, read from parseFlags' result. */
+export function rigSettings(flags: Record<string, string | undefined>): RigSettings {
+  const settings = {
+    hosts: nonNegativeInt("hosts", flags.hosts),
+    perHost: nonNegativeInt("per-host", flags["per-host"]),
+    threads: nonNegativeInt("threads", flags.threads),
+    seed: nonNegativeInt("seed", flags.seed),
+    serviceLog: flags["service-log"] ?? null,
+  };
+  if (settings.hosts < 1 || settings.perHost < 1 || settings.threads < 1) throw new Error("--hosts, --per-host and --threads must be ≥ 1");
+  return settings;
+}
+
+/** How the rig is set up: the runner's flags and any further service environment. */
+export type RigOptions = RigSettings & { env?: Record<string, string> };
 
 /** The processes under test, the origins to crawl and the pool's size. */
 export interface Rig {
@@ -73,7 +108,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   const fixture = await startFixture("child", [0]);
   let service: BenchService;
   try {
-    service = await startBenchService({ ...env, DATABASE_URL: `file:${path.join(dbDir, "crawlq.db")}` }, [], options.logFile);
+    service = await startBenchService({ ...env, DATABASE_URL: `file:${path.join(dbDir, "crawlq.db")}` }, [], options.serviceLog);
   } catch (error) {
     await fixture.close();
     rmSync(dbDir, { recursive: true, force: true });
@@ -90,13 +125,47 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     gateOrigins: originsOn(fixture.origins.gate, names),
     inFlight: pool.threads * pool.concurrencyPerThread,
     env,
-    async close() {
+    close: once(async () => {
       const exit = await service.stop(60_000);
       await fixture.close();
       rmSync(dbDir, { recursive: true, force: true });
       return exit;
-    },
+    }),
   };
+}
+
+/** `fn` run on the first call only; later calls get the first call's promise. */
+const once = <T>(fn: () => Promise<T>) => {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+};
+
+/** The service's memory around a run: its peak (VmHWM), the largest sample taken, and RSS at the end, in MB. */
+export interface RunMemory {
+  peakMb: number;
+  sampledPeakMb: number;
+  endMb: number;
+}
+
+/**
+ * Starts a rig, runs `run` on it, and stops the rig whatever happens, all under a watchdog that stops
+ * this process after `deadlineMs`. Samples the service's RSS every 250 ms meanwhile.
+ */
+export async function withRig<T>(options: RigOptions, deadlineMs: number, run: (rig: Rig) => Promise<T>) {
+  const rig = await startRig(options);
+  const dog = watchdog(deadlineMs, () => rig.close());
+  const rss = peakSampler(250, () => rig.service.memory().rssMb);
+  try {
+    const result = await run(rig);
+    rss.stop();
+    const { rssMb, peakMb } = rig.service.memory();
+    const memory: RunMemory = { peakMb, sampledPeakMb: rss.peak, endMb: rssMb };
+    return { result, memory, serviceExit: await rig.close() };
+  } finally {
+    rss.stop();
+    await rig.close();
+    dog.disarm();
+  }
 }
 
 /** Task counts by status, from the service's `pool` query. */
