@@ -14,6 +14,9 @@
  * 4. the gate opens and the run waits (at most `--timeout`) until every subscriber and caller has all it
  *    should have.
  *
+ * Throughput counts from the gate's release (when the tasks become runnable) to the last finishedAt; the
+ * figure from the first submit, which also counts step 3, is printed next to it.
+ *
  * Checks: each subscriber received exactly the completions it selected (by id set), each once; each
  * caller got its own task, SUCCEEDED; every page's result matches the fixture. Prints throughput, notify
  * latency, delivered messages per second, the service's peak RSS and "events lost", as a table and one
@@ -100,7 +103,7 @@ function splitKinds(n: number, settings: Settings): Record<Selection["kind"], nu
   return { all, submission, ids: n - all - submission };
 }
 
-/** Each transport `count` times, interleaved (ws, sse, ws, …) as far as both go. */
+/** The transports of the subscribers that take `kind`, interleaved (ws, sse, ws, …) as far as both go. */
 function transports(settings: Settings, kind: Selection["kind"]): Transport[] {
   const ws = splitKinds(settings.ws, settings)[kind];
   const sse = splitKinds(settings.sse, settings)[kind];
