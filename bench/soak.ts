@@ -99,10 +99,14 @@ function readSettings(): Settings {
 
 const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
 
-/** One sample of the service: seconds into the run, RSS, open fds, and its live gauges when it prints them. */
+/**
+ * One sample of the service: seconds into the run, RSS, the main thread's V8 heap in use (from the
+ * counters line), open fds, and its live gauges when it prints them.
+ */
 interface Sample {
   t: number;
   rssMb: number;
+  heapUsedMb: number;
   fds: number;
   subscriptions: number | null;
   openFeeds: number | null;
@@ -115,6 +119,7 @@ async function sampleService(rig: Rig, startedAt: number): Promise<Sample> {
   return {
     t: round((performance.now() - startedAt) / 1000),
     rssMb: round(rig.service.memory().rssMb),
+    heapUsedMb: round(((diagnostics.memory as NodeJS.MemoryUsage | undefined)?.heapUsed ?? NaN) / 2 ** 20),
     fds: rig.service.openFds(),
     subscriptions: gauge(diagnostics, "subscriptions"),
     openFeeds: gauge(diagnostics, "openFeeds"),
@@ -124,7 +129,7 @@ async function sampleService(rig: Rig, startedAt: number): Promise<Sample> {
 /** The median of each figure over `samples` (its level, robust to a GC or a burst of connections). */
 function level(samples: readonly Sample[]) {
   const median = (pick: (s: Sample) => number) => percentile([...samples.map(pick)].sort((a, b) => a - b), 50);
-  return { rssMb: median((s) => s.rssMb), fds: median((s) => s.fds), samples: samples.length };
+  return { rssMb: median((s) => s.rssMb), heapUsedMb: median((s) => s.heapUsedMb), fds: median((s) => s.fds), samples: samples.length };
 }
 type Level = ReturnType<typeof level>;
 
@@ -200,7 +205,7 @@ async function runTraffic(traffic: Traffic, rig: Rig, settings: Settings, starte
       nextSample += settings.sampleS * 1000;
       if (performance.now() - lastLog >= 30_000) {
         lastLog = performance.now();
-        log(`t=${s.t}s rss ${s.rssMb} MB, fds ${s.fds}, subscriptions ${s.subscriptions ?? "-"}; ${traffic.taskIds.length} tasks, ${traffic.churn.openSubscriptions} churned subscriptions open, ${traffic.churn.openCalls} calls waiting`);
+        log(`t=${s.t}s rss ${s.rssMb} MB (heap ${s.heapUsedMb} MB), fds ${s.fds}, subscriptions ${s.subscriptions ?? "-"}; ${traffic.taskIds.length} tasks, ${traffic.churn.openSubscriptions} churned subscriptions open, ${traffic.churn.openCalls} calls waiting`);
       }
     }
     if (performance.now() >= nextTick) {
@@ -342,6 +347,7 @@ function report(o: SoakOutcome, wallSeconds: number, serviceExit: number | strin
   const rows = [
     ["traffic", `${round(o.trafficSeconds)} s, ${o.tasks} tasks (${round(o.tasks / o.trafficSeconds)}/s); warm-up ${o.settings.warmupS} s`, ""],
     ["RSS (MB)", `idle ${o.idle.rssMb}; after warm-up ${o.warm.rssMb}; end of traffic ${o.late.rssMb}; end ${o.end.rssMb}; peak ${round(o.memory.peakMb)} (VmHWM)`, passFail(v.rss)],
+    ["main heap used (MB)", `idle ${o.idle.heapUsedMb}; after warm-up ${o.warm.heapUsedMb}; end of traffic ${o.late.heapUsedMb}; end ${o.end.heapUsedMb}`, ""],
     ["open fds", `idle ${o.idle.fds}; after warm-up ${o.warm.fds}; end of traffic ${o.late.fds}; end ${o.end.fds}`, passFail(v.fds)],
     ["listeners at end", subsNote, passFail(v.subscriptions)],
     ["tasks at end", `pending ${o.pool.pending}, running ${o.pool.running}, succeeded ${o.pool.succeeded}, failed ${o.pool.failed}, cancelled ${o.pool.cancelled}`, passFail(v.pool)],
@@ -357,7 +363,7 @@ function report(o: SoakOutcome, wallSeconds: number, serviceExit: number | strin
   console.log(`verdict: ${ok ? "PASS" : "FAIL"} (RSS and fds: end at most 10% above the level after warm-up, fds or at most 5 above)`);
   console.log(`(wall time ${round(wallSeconds)} s; service exit ${serviceExit})`);
   const { samples, endSamples, ...figures } = o;
-  console.log(JSON.stringify({ soak: "crawlq", ...figures, verdicts: v, pass: ok, wallSeconds: round(wallSeconds), serviceExit, samples: samples.map((s) => [s.t, s.rssMb, s.fds, s.subscriptions]) }));
+  console.log(JSON.stringify({ soak: "crawlq", ...figures, verdicts: v, pass: ok, wallSeconds: round(wallSeconds), serviceExit, sampleFields: ["t", "rssMb", "heapUsedMb", "fds", "subscriptions"], samples: samples.map((s) => [s.t, s.rssMb, s.heapUsedMb, s.fds, s.subscriptions]) }));
   return ok;
 }
 
