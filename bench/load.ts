@@ -30,7 +30,7 @@ import { cpuMeter, latencyStats, type CpuPerPage, pollUntil, round, within } fro
 import { formatTable } from "./report.js";
 import { sample, seededRandom } from "./traffic/random.js";
 import { poolCounts, RIG_FLAGS, RIG_HELP, rigSettings, withRig, type PoolCounts, type Rig, type RigSettings, type RunMemory } from "./traffic/rig.js";
-import { DeliveryLog, proveLive, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
+import { DeliveryLog, describeError, proveLive, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
 
 const HELP = `npm run load -- [flags]
   --tasks N            tasks submitted (20000)
@@ -172,26 +172,50 @@ function startCallers(rig: Rig, settings: Settings, taskIds: readonly string[]) 
   return { ids, outcomes, settled: Promise.all(calls), close: () => agent.destroy() };
 }
 
+const numberIn = (line: Record<string, unknown>, key: string) => (typeof line[key] === "number" ? (line[key] as number) : null);
+
 /**
- * Waits until the service has read for every filtered subscriber and caller: each reads its tasks once
- * after it is listening (findByIds rows for ids and result(id), findBySubmission for a submission).
+ * How far the service is with registering every subscriber and caller, judged from one counters line
+ * against `before` (taken before the filtered ones opened). With the live gauges: `openFeeds` (open
+ * waits and streams) counts them all. Without: the service has read for each filtered subscriber and
+ * caller, which each does once it listens (findByIds rows for ids and result(id), findBySubmission for a
+ * submission).
  */
-async function waitRegistered(rig: Rig, before: Record<string, number>, filtered: Tracked[], callers: number) {
-  const rows = callers + filtered.filter((t) => t.subscriber.selection.kind === "ids").reduce((n, t) => n + t.expected.length, 0);
-  const submissions = filtered.filter((t) => t.subscriber.selection.kind === "submission").length;
-  let seen = { rows: 0, submissions: 0 };
-  await pollUntil(
-    "the service registering every filtered subscriber and caller",
-    120_000,
-    async () => {
-      const now = await rig.service.counters();
-      seen = {
-        rows: (now.findByIdsRows ?? 0) - (before.findByIdsRows ?? 0),
-        submissions: (now.findBySubmission ?? 0) - (before.findBySubmission ?? 0),
-      };
-      return seen.rows >= rows && seen.submissions >= submissions;
-    },
-    { intervalMs: 250, describe: () => `findByIds rows ${seen.rows}/${rows}, findBySubmission ${seen.submissions}/${submissions}` },
+function registrationProgress(before: Record<string, unknown>, tracked: Tracked[], callers: number) {
+  const listeners = tracked.length + callers;
+  if (numberIn(before, "openFeeds") !== null) {
+    return (now: Record<string, unknown>) => {
+      const open = numberIn(now, "openFeeds") ?? 0;
+      return { done: open >= listeners, seen: `openFeeds ${open}/${listeners}` };
+    };
+  }
+  const ofKind = (kind: Selection["kind"]) => tracked.filter((t) => t.subscriber.selection.kind === kind);
+  const rows = callers + ofKind("ids").reduce((n, t) => n + t.expected.length, 0);
+  const submissions = ofKind("submission").length;
+  const delta = (now: Record<string, unknown>, key: string) => (numberIn(now, key) ?? 0) - (numberIn(before, key) ?? 0);
+  return (now: Record<string, unknown>) => {
+    const r = delta(now, "findByIdsRows");
+    const s = delta(now, "findBySubmission");
+    return { done: r >= rows && s >= submissions, seen: `findByIds rows ${r}/${rows}, findBySubmission ${s}/${submissions}` };
+  };
+}
+
+/**
+ * Waits (at most 120 s) until every subscriber and caller is listening; false when the deadline came
+ * first. The checks hold either way (a selection gets the tasks already done first); only some
+ * latencies would then count from before their subscriber listened.
+ */
+async function waitRegistered(rig: Rig, before: Record<string, unknown>, tracked: Tracked[], callers: number): Promise<boolean> {
+  const progress = registrationProgress(before, tracked, callers);
+  let seen = "";
+  const check = async () => {
+    const now = progress(await rig.service.diagnostics());
+    seen = now.seen;
+    return now.done;
+  };
+  return pollUntil("the service registering every subscriber and caller", 120_000, check, { intervalMs: 250, describe: () => seen }).then(
+    () => (log(`all listening (${seen})`), true),
+    (error: Error) => (log(`${error.message}; going on`), false),
   );
 }
 
@@ -258,7 +282,7 @@ function verifySubscribers(tracked: Tracked[]) {
     if (c.missing + c.duplicates + c.unexpected + s.notSucceeded + s.errors.length + unfinished === 0) totals.exact++;
     const key = `${s.transport}/${s.selection.kind}`;
     messages[key] = (messages[key] ?? 0) + s.tally.total;
-    if (s.errors.length > 0 && firstErrors.length < 3) firstErrors.push(`${key}: ${String(s.errors[0]).slice(0, 200)}`);
+    if (s.errors.length > 0 && firstErrors.length < 3) firstErrors.push(`${key}: ${describeError(s.errors[0])}`);
   }
   return { ...totals, messages, firstErrors };
 }
@@ -295,6 +319,8 @@ interface Outcome {
   callers: ReturnType<typeof verifyCallers>;
   deliveries: { messages: number; lastAt: number; notify: ReturnType<typeof latencyStats> };
   rss: RunMemory;
+  /** Whether every subscriber and caller was seen listening before the release. */
+  registered: boolean;
   gauges: Record<string, unknown>;
   cpu: CpuPerPage;
 }
@@ -309,13 +335,11 @@ async function runLoad(rig: Rig, settings: Settings): Promise<Omit<Outcome, "rss
     const held = await holdAndSubmit(rig, settings);
     const everything = [unfiltered.probeId, ...held.gateIds, ...numbers(held.load.taskIds)];
     tracked.push(...unfiltered.subscribers.map((subscriber) => ({ subscriber, expected: everything })));
-    const before = await rig.service.counters();
-    const filtered = openFiltered(rig, settings, held.load, deliveries);
-    tracked.push(...filtered);
+    const before = await rig.service.diagnostics();
+    tracked.push(...openFiltered(rig, settings, held.load, deliveries));
     callers = startCallers(rig, settings, held.load.taskIds);
-    await waitRegistered(rig, before, filtered, settings.callers);
+    const registered = await waitRegistered(rig, before, tracked, settings.callers);
     const gauges = await rig.service.diagnostics();
-    log(`all listening (${tracked.length} subscribers, ${settings.callers} callers${typeof gauges.subscriptions === "number" ? `; service reports ${gauges.subscriptions} subscriptions` : ""})`);
     deliveries.reset();
     const cpu = cpuMeter(rig.service, rig.fixture, true);
     const cpuBefore = await cpu.snapshot();
@@ -337,6 +361,7 @@ async function runLoad(rig: Rig, settings: Settings): Promise<Omit<Outcome, "rss
       subscribers: verifySubscribers(tracked),
       callers: verifyCallers(callers.ids, callers.outcomes),
       deliveries: { messages: deliveries.messages, lastAt: deliveries.lastAt, notify: latencyStats(deliveries.latencies) },
+      registered,
       gauges,
       cpu: cpuUsed,
     };
@@ -368,6 +393,7 @@ function report(o: Outcome, wallSeconds: number, serviceExit: number | string) {
   const c = o.cpu.msPerPage;
   const rows = [
     ["clients", `${s.ws} graphql-ws (${kinds("ws")}), ${s.sse} SSE (${kinds("sse")}), ${s.callers} result(id) callers`],
+    ["listening", o.registered ? "every subscriber and caller, before the gate opened" : "NOT confirmed for all within 120 s (checks still hold)"],
     ["tasks", `${s.tasks} in ${o.submissions} submissions of ≤ ${s.chunk}, acknowledged in ${round(o.submitMs)} ms; ${o.inFlight} in flight, ${s.hosts} hosts × ${s.perHost}`],
     ["throughput", `${round(throughput)} tasks/s (gate release → last completion, ${round(runSeconds)} s); from first submit ${round(fromSubmit)} tasks/s`],
     ["notify latency", `p50 ${n.p50} ms, p99 ${n.p99} ms, max ${n.max} ms (${n.n} messages)`],
@@ -402,6 +428,7 @@ function report(o: Outcome, wallSeconds: number, serviceExit: number | string) {
       callers: o.callers,
       tasks: { succeeded: o.tasks.succeeded, wrongContent: o.tasks.wrongContent.length },
       pool: o.pool,
+      registered: o.registered,
       gaugesBeforeRelease: Object.fromEntries(Object.entries(o.gauges).filter(([k]) => k === "subscriptions" || k === "openFeeds")),
       eventsLost: lost,
       wrong,

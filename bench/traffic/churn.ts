@@ -5,7 +5,7 @@
  */
 import { Agent } from "undici";
 import { requestResult } from "../completions.js";
-import { subscribe, type Selection, type Subscriber, type Transport } from "./subscribers.js";
+import { describeError, subscribe, type Selection, type Subscriber, type Transport } from "./subscribers.js";
 
 /** What the churned clients did and found, all together. */
 export interface ChurnStats {
@@ -139,7 +139,7 @@ export class Churn {
 
   /** Adds what an ended subscription saw to the stats. */
   #settle(subscriber: Subscriber, expected: number[] | null): void {
-    for (const error of subscriber.errors) this.#failed(String(error), subscriber.transport);
+    for (const error of subscriber.errors) this.#failed(describeError(error), subscriber.transport);
     if (subscriber.completed && expected !== null) {
       const check = subscriber.tally.check(expected);
       this.stats.completed++;

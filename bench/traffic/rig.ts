@@ -25,6 +25,8 @@ export interface RigSettings {
   seed: number;
   /** Appends the service's stdout to this file. */
   serviceLog: string | null;
+  /** Further service environment from --env, over the rig's own. */
+  serviceEnv: Record<string, string>;
 }
 
 /** Defaults of the rig's flags, for parseFlags. */
@@ -33,6 +35,7 @@ export const RIG_FLAGS = {
   "per-host": "4",
   threads: String(os.availableParallelism()),
   seed: "1",
+  env: undefined,
   "service-log": undefined,
 };
 
@@ -41,6 +44,7 @@ export const RIG_HELP = `  --hosts N            host names resolved to 127.0.0.1
   --per-host N         CRAWLQ_PER_HOST_CONCURRENCY (4, the service's default)
   --threads N          CRAWLQ_THREADS (this machine's cores)
   --seed N             seed of the run's random choices (1)
+  --env K=V[,K=V…]     further service environment, e.g. CRAWLQ_SUBSCRIBER_BUFFER=50000
   --service-log FILE   append the service's stdout to FILE
   --help`;
 
@@ -52,9 +56,22 @@ export function rigSettings(flags: Record<string, string | undefined>): RigSetti
     threads: nonNegativeInt("threads", flags.threads),
     seed: nonNegativeInt("seed", flags.seed),
     serviceLog: flags["service-log"] ?? null,
+    serviceEnv: parseEnv(flags.env ?? ""),
   };
   if (settings.hosts < 1 || settings.perHost < 1 || settings.threads < 1) throw new Error("--hosts, --per-host and --threads must be ≥ 1");
   return settings;
+}
+
+/** "K=V,K2=V2" → { K: "V", K2: "V2" }; throws on an entry without "=". */
+function parseEnv(list: string): Record<string, string> {
+  const pairs = list.split(",").filter((entry) => entry.trim() !== "");
+  return Object.fromEntries(
+    pairs.map((entry) => {
+      const eq = entry.indexOf("=");
+      if (eq < 1) throw new Error(`--env entries must be K=V, got "${entry}"`);
+      return [entry.slice(0, eq).trim(), entry.slice(eq + 1)];
+    }),
+  );
 }
 
 /** How the rig is set up: the runner's flags and any further service environment. */
@@ -97,6 +114,7 @@ function rigEnv(options: RigOptions, names: readonly string[]): Record<string, s
     CRAWLQ_DEBUG_COUNTERS: "1",
     LOG_LEVEL: "warn",
     ...options.env,
+    ...options.serviceEnv,
   };
 }
 

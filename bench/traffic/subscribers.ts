@@ -78,6 +78,19 @@ export class IdTally {
   }
 }
 
+/** A readable line for what a stream failed with: an Error, a socket's close event, or GraphQL errors. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 300);
+  if (error && typeof error === "object" && "code" in error && "reason" in error) {
+    return `socket closed: ${String(error.code)} ${String(error.reason)}`;
+  }
+  try {
+    return JSON.stringify(error).slice(0, 300);
+  } catch {
+    return String(error).slice(0, 300);
+  }
+}
+
 /** One open `taskDone` subscription and what it has received. */
 export interface Subscriber {
   readonly transport: Transport;
