@@ -72,10 +72,11 @@ export class Churn {
     this.#url = url;
   }
 
-  /** Subscriptions and calls in progress. */
+  /** Subscriptions open now. */
   get openSubscriptions(): number {
     return this.#open.size;
   }
+  /** result(id) calls in progress. */
   get openCalls(): number {
     return this.#calls.size;
   }

@@ -13,6 +13,7 @@ import { pollUntil } from "../measure.js";
 
 const TASK_DONE = `subscription ($ids: [ID!], $submissionId: ID) { taskDone(ids: $ids, submissionId: $submissionId) { id status finishedAt } }`;
 
+/** graphql-ws over a WebSocket, or Server-Sent Events (graphql-sse). */
 export type Transport = "ws" | "sse";
 
 /** What a subscriber asks for: a list of task ids, one submission, or (neither) every completion. */
@@ -44,6 +45,7 @@ export class IdTally {
   /** Every delivery, duplicates included. */
   total = 0;
 
+  /** Counts one delivery of `id`. */
   add(id: number): void {
     if (id >= this.#counts.length) {
       const grown = new Uint8Array(Math.max(id + 1, this.#counts.length * 2));
@@ -54,6 +56,7 @@ export class IdTally {
     this.total++;
   }
 
+  /** Deliveries of `id` so far (at most 255). */
   count(id: number): number {
     return this.#counts[id] ?? 0;
   }
