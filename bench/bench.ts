@@ -24,9 +24,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { nonNegativeInt } from "./cli.js";
 import { CompletionWatcher } from "./completions.js";
 import { startFixture } from "./fixture.js";
 import { cpuMeter, medianOf, round } from "./measure.js";
+import { formatTable } from "./report.js";
 import type { Run, Settings } from "./run.js";
 import { backlog } from "./scenarios/backlog.js";
 import { baseline, warmBaseline } from "./scenarios/baseline.js";
@@ -87,11 +89,7 @@ if (flags.help) {
   process.exit(0);
 }
 
-const positive = (name: string, value: string | undefined) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
-  return n;
-};
+const positive = nonNegativeInt;
 const threads = positive("threads", flags.threads);
 const perThread = positive("concurrency-per-thread", flags["concurrency-per-thread"]);
 const settings: Settings = {
@@ -278,12 +276,8 @@ function report(r: Record<string, any>, seconds: number) {
       status(vs >= 0.9),
     ]);
   }
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length), ["figure", "measured", "target", ""][i]!.length));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ");
   console.log("");
-  console.log(line(["figure", "measured", "target", "status"]));
-  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
-  for (const row of rows) console.log(line(row));
+  console.log(formatTable(["figure", "measured", "target", "status"], rows));
   const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain]
     .map((x) => x?.cpu?.otherCoresBusy)
     .filter((x): x is number => typeof x === "number");

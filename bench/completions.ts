@@ -4,6 +4,7 @@
  * each result against what the fixture serves.
  */
 import type { Client } from "graphql-ws";
+import { request, type Dispatcher } from "undici";
 import { expectedBenchPage } from "../testkit/fixture-site.js";
 import { gql, wsClient } from "../testkit/graphql-client.js";
 import { sleep, within } from "./measure.js";
@@ -115,12 +116,63 @@ export async function submit(url: string, urls: string[]): Promise<{ id: string;
   };
 }
 
+/** The most URLs one submitCrawl carries (the service's default CRAWLQ_MAX_URLS_PER_SUBMISSION). */
+export const MAX_PER_MUTATION = 10_000;
+
+/**
+ * Submits `urls` in mutations of at most `perMutation`, one after another: each submission (id and task
+ * ids, in URL order), all submission and task ids, when the first began (performance.now()) and how long
+ * it took to be acknowledged.
+ */
+export async function submitAll(url: string, urls: readonly string[], perMutation = MAX_PER_MUTATION) {
+  const subs: Array<Awaited<ReturnType<typeof submit>>> = [];
+  for (let i = 0; i < urls.length; i += perMutation) subs.push(await submit(url, urls.slice(i, i + perMutation)));
+  return {
+    submissions: subs.map((s) => ({ id: s.id, ids: s.ids })),
+    ids: subs.map((s) => s.id),
+    taskIds: subs.flatMap((s) => s.ids),
+    started: subs[0]!.started,
+    ms: subs[0]!.ms,
+  };
+}
+
+const RESULT = `query ($id: ID!, $timeoutMs: Int) { result(id: $id, timeoutMs: $timeoutMs) { id status finishedAt result { title linkCount contentLength } } }`;
+
+/**
+ * One blocking `result(id)` call over HTTP with undici.request (rather than fetch: fetch's own cost per
+ * answer, ~0.6 ms, would queue answers on this process's event loop and count in their latency).
+ * Resolves with the task and its receipt time; rejects on a GraphQL error or when `signal` aborts.
+ */
+export async function requestResult(
+  url: string,
+  id: string,
+  options: { dispatcher: Dispatcher; timeoutMs?: number; signal?: AbortSignal },
+): Promise<Received> {
+  const response = await request(url, {
+    method: "POST",
+    dispatcher: options.dispatcher,
+    signal: options.signal,
+    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+    body: JSON.stringify({ query: RESULT, variables: { id, timeoutMs: options.timeoutMs ?? null } }),
+  });
+  const text = await response.body.text();
+  const at = Date.now();
+  const perf = performance.now();
+  const body = JSON.parse(text) as { data?: { result: DoneEvent }; errors?: unknown[] };
+  if (body.errors?.length || !body.data) throw new Error(`result(${id}): ${text.slice(0, 300)}`);
+  return { event: body.data.result, at, perf };
+}
+
 let pageSerial = 0;
-/** `count` /bench/:n URLs of `origin`, with page numbers no earlier call of the run has used. */
-export const benchUrls = (origin: string, count: number) => {
+/**
+ * `count` /bench/:n URLs of `origin` (of each origin in turn, given several), with page numbers no
+ * earlier call of the run has used.
+ */
+export const benchUrls = (origin: string | readonly string[], count: number) => {
+  const origins = typeof origin === "string" ? [origin] : origin;
   const first = pageSerial;
   pageSerial += count;
-  return Array.from({ length: count }, (_, i) => ({ url: `${origin}/bench/${first + i}`, n: first + i }));
+  return Array.from({ length: count }, (_, i) => ({ url: `${origins[i % origins.length]}/bench/${first + i}`, n: first + i }));
 };
 /** The page number the next benchUrls call starts at. */
 export const nextBenchPage = () => pageSerial;

@@ -42,6 +42,54 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
   }
 }
 
+/**
+ * Calls `check` every `intervalMs` until it returns true; rejects once `timeoutMs` has passed, with
+ * `what` and the last `describe()` (what was seen) in the message.
+ */
+export async function pollUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+  options: { intervalMs?: number; describe?: () => string } = {},
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms${options.describe ? ` (${options.describe()})` : ""}`);
+    await sleep(options.intervalMs ?? 20);
+  }
+}
+
+/** Calls `sample` now and every `intervalMs` until stopped; `peak` is the largest value seen. */
+export function peakSampler(intervalMs: number, sample: () => number) {
+  let peak = sample();
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, sample());
+    } catch {
+      // the process went away; the last peak stands
+    }
+  }, intervalMs);
+  return {
+    get peak() {
+      return peak;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * Ends this process with `code` after `ms` unless disarmed: a last resort so that a run that hangs still
+ * stops by itself. `onFire` runs first (e.g. to kill the service), for at most 10 s.
+ */
+export function watchdog(ms: number, onFire: () => Promise<unknown>, code = 3): { disarm(): void } {
+  const timer = setTimeout(() => {
+    process.stderr.write(`watchdog: the run did not end within ${Math.round(ms / 1000)} s; stopping\n`);
+    void Promise.race([onFire().catch(() => {}), sleep(10_000)]).then(() => process.exit(code));
+  }, ms);
+  timer.unref();
+  return { disarm: () => clearTimeout(timer) };
+}
+
 /** CPU time used so far by each process of the run (ms): the service, the fixture and this client. */
 export type CpuSnapshot = { service: number; serviceMain: number; fixture: number; client: number; machine: number };
 

@@ -37,6 +37,13 @@ export interface BenchService {
   threadCpuMs(): Record<string, number>;
   /** CPU time of the main thread alone (the event loop: GraphQL, database, dispatcher), in ms. */
   mainThreadCpuMs(): number;
+  /**
+   * The whole `crawlq-counters` line (SIGUSR2): statement counts, `memory`, and whatever live gauges this
+   * build prints (e.g. `subscriptions`, `openFeeds`); a field a build does not print is absent.
+   */
+  diagnostics(): Promise<Record<string, unknown>>;
+  /** Open file descriptors of the process (sockets, files, pipes, event fds), counted in /proc/PID/fd. */
+  openFds(): number;
   /** SIGTERM (graceful stop; also what writes --cpu-prof profiles), then waits for the exit. */
   stop(timeoutMs?: number): Promise<number | string>;
 }
@@ -99,6 +106,11 @@ export async function startBenchService(
     });
 
   let lastMemory: NodeJS.MemoryUsage | null = null;
+  const countersLine = async () => {
+    const line = nextLine("crawlq-counters ", 10_000);
+    child.kill("SIGUSR2");
+    return JSON.parse((await line).slice((await line).indexOf("{"))) as Record<string, unknown>;
+  };
   const listening = await nextLine("listening on", 60_000);
   const url = /listening on (http:\/\/\S+\/graphql)/.exec(listening)![1]!;
   const pid = child.pid!;
@@ -134,6 +146,8 @@ export async function startBenchService(
         }),
       ),
     mainThreadCpuMs: () => statCpuMs(`/proc/${pid}/task/${pid}/stat`),
+    diagnostics: countersLine,
+    openFds: () => readdirSync(`/proc/${pid}/fd`).length,
     async stop(timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

@@ -3,17 +3,9 @@
  * received by the graphql-ws subscriber that subscribed before submitting; notify (subscriber receipt −
  * task finishedAt), statements, CPU per page and per thread, and where each pool slot's time goes.
  */
-import { benchUrls, checkPages, submit } from "../completions.js";
+import { benchUrls, checkPages, submitAll } from "../completions.js";
 import { latencyStats, percentile, round } from "../measure.js";
 import type { Run } from "../run.js";
-
-/** Submits `urls` in mutations of at most `MAX_PER_MUTATION`; returns each submission and when the first began. */
-const MAX_PER_MUTATION = 10_000;
-async function submitAll(url: string, urls: string[]) {
-  const subs: Array<Awaited<ReturnType<typeof submit>>> = [];
-  for (let i = 0; i < urls.length; i += MAX_PER_MUTATION) subs.push(await submit(url, urls.slice(i, i + MAX_PER_MUTATION)));
-  return { ids: subs.map((s) => s.id), taskIds: subs.flatMap((s) => s.ids), started: subs[0]!.started, ms: subs[0]!.ms };
-}
 
 /** `--warmup` untimed pages through the service, so that the timed runs are JIT-warm. */
 export async function warmService({ settings, service, watcher }: Run, origin: string) {
