@@ -28,6 +28,7 @@ import { nonNegativeInt, parseFlags, runMain } from "./cli.js";
 import { benchUrls, checkPages, requestResult, submit, submitAll, type DoneEvent, type Received } from "./completions.js";
 import { cpuMeter, latencyStats, type CpuPerPage, pollUntil, round, within } from "./measure.js";
 import { formatTable } from "./report.js";
+import { probeHealth, type HealthProbe } from "./traffic/health-probe.js";
 import { sample, seededRandom } from "./traffic/random.js";
 import { poolCounts, RIG_FLAGS, RIG_HELP, rigSettings, withRig, type PoolCounts, type Rig, type RigSettings, type RunMemory } from "./traffic/rig.js";
 import { DeliveryLog, describeError, proveLive, subscribe, type Selection, type Subscriber, type TallyCheck, type Transport } from "./traffic/subscribers.js";
@@ -306,6 +307,8 @@ function verifyCallers(ids: string[], outcomes: CallerOutcome[]) {
 /** Everything the run measured and checked. */
 interface Outcome {
   settings: Settings;
+  /** /healthz answer times while the tasks ran. */
+  healthz: Awaited<ReturnType<HealthProbe["stop"]>>;
   inFlight: number;
   submissions: number;
   kinds: Record<Transport, Record<Selection["kind"], number>>;
@@ -343,7 +346,9 @@ async function runLoad(rig: Rig, settings: Settings): Promise<Omit<Outcome, "rss
     deliveries.reset();
     const cpu = cpuMeter(rig.service, rig.fixture, true);
     const cpuBefore = await cpu.snapshot();
+    const health = probeHealth(rig.service.url);
     const { releasedAt, timedOut } = await releaseAndWait(rig, settings, tracked, callers, deliveries);
+    const healthz = await health.stop();
     const seconds = (Date.now() - releasedAt) / 1000;
     const cpuUsed = cpu.perPage(cpuBefore, await cpu.snapshot(), settings.tasks, seconds);
     const idToPage = new Map(held.load.taskIds.map((id, i) => [id, held.pages[i]!.n]));
@@ -364,6 +369,7 @@ async function runLoad(rig: Rig, settings: Settings): Promise<Omit<Outcome, "rss
       registered,
       gauges,
       cpu: cpuUsed,
+      healthz,
     };
   } finally {
     await within(30_000, "closing the subscribers", Promise.all(tracked.map((t) => t.subscriber.close()))).catch((e: Error) => log(e.message));
@@ -398,6 +404,7 @@ function report(o: Outcome, wallSeconds: number, serviceExit: number | string) {
     ["throughput", `${round(throughput)} tasks/s (gate release → last completion, ${round(runSeconds)} s); from first submit ${round(fromSubmit)} tasks/s`],
     ["notify latency", `p50 ${n.p50} ms, p99 ${n.p99} ms, max ${n.max} ms (${n.n} messages)`],
     ["delivered", `${round(o.deliveries.messages / deliverySeconds)} messages/s (${o.deliveries.messages} in ${round(deliverySeconds)} s, all subscribers)`],
+    ["/healthz", `p50 ${o.healthz.p50} ms, p99 ${o.healthz.p99} ms, max ${o.healthz.max} ms over ${o.healthz.probes} probes; over 1 s: ${o.healthz.over1s}, failed ${o.healthz.failed}`],
     ["peak RSS", `${round(o.rss.peakMb)} MB (VmHWM); sampled max ${round(o.rss.sampledPeakMb)} MB; ${round(o.rss.endMb)} MB at the end`],
     ["subscribers", `${sub.exact}/${sub.subscribers} exact: missing ${sub.missing}, duplicates ${sub.duplicates}, unexpected ${sub.unexpected}, not SUCCEEDED ${sub.notSucceeded}, errors ${sub.errors}, unfinished ${sub.unfinished}`],
     ["callers", `${o.callers.right}/${o.callers.callers} got their task SUCCEEDED (wrong ${o.callers.wrong}, no answer ${o.callers.lost}); wake p50 ${o.callers.wake.p50} ms, p99 ${o.callers.wake.p99} ms`],
@@ -430,6 +437,7 @@ function report(o: Outcome, wallSeconds: number, serviceExit: number | string) {
       pool: o.pool,
       registered: o.registered,
       gaugesBeforeRelease: Object.fromEntries(Object.entries(o.gauges).filter(([k]) => k === "subscriptions" || k === "openFeeds")),
+      healthzMs: o.healthz,
       eventsLost: lost,
       wrong,
       timedOut: o.timedOut,
