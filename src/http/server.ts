@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import { createGraphQLError } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -11,7 +11,6 @@ import type { Logger } from "../logger.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
 import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
-import { serializeOnce } from "./shared-execution.js";
 import { withCode } from "./coded-errors.js";
 import type { CrawlqYoga } from "./yoga.js";
 
@@ -89,8 +88,6 @@ export class HttpServer {
           }
         },
         onComplete: (ctx, id) => void ended(ctx.extra.socket, id),
-        // A completion's result is shared by its subscribers (shared-execution.ts): serialize it once.
-        onNext: (_ctx, _id, _payload, _args, result) => serializeOnce(result as ExecutionResult),
         onError: (ctx, id) => void ended(ctx.extra.socket, id),
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
         subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),

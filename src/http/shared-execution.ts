@@ -82,22 +82,3 @@ function mapEvents<T, U>(source: AsyncIterable<T>, map: (item: T) => U | Promise
     },
   };
 }
-
-type RawJson = object;
-const rawJSON = (JSON as unknown as { rawJSON?: (text: string) => RawJson }).rawJSON;
-const serialized = new WeakMap<object, RawJson>();
-
-/**
- * graphql-ws `onNext`: the JSON of a shared result, made once and sent as is to every subscriber
- * (JSON.rawJSON, Node 22+; on older Node each message is serialized as usual).
- */
-export function serializeOnce(result: ExecutionResult): RawJson | undefined {
-  if (rawJSON === undefined) return undefined;
-  let raw = serialized.get(result);
-  if (!raw) {
-    const { errors, ...rest } = result;
-    const payload = errors ? { ...rest, errors: errors.map((e) => (typeof e.toJSON === "function" ? e.toJSON() : e)) } : rest;
-    serialized.set(result, (raw = rawJSON(JSON.stringify(payload))));
-  }
-  return raw;
-}
