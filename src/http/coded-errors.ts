@@ -1,6 +1,12 @@
 import { GraphQLError, type ExecutionResult } from "graphql";
 import { createGraphQLError, type Plugin } from "graphql-yoga";
 
+// By name as well as by class: a second copy of graphql (its CommonJS and ESM builds, loaded side by side by
+// a test runner, or graphql-yoga's own) makes errors of another realm's class.
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
+}
+
 /** `error` with `extensions.code` set to `code`, unless it already has a code. */
 export function withCode(error: GraphQLError, code: string): GraphQLError {
   if (typeof error.extensions?.code === "string") return error;

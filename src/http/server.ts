@@ -11,7 +11,7 @@ import type { Logger } from "../logger.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken, UnauthenticatedError } from "./auth.js";
 import { createRequestGuard, type RequestGuardOptions } from "./request-guard.js";
-import { withCode } from "./coded-errors.js";
+import { isGraphQLError, withCode } from "./coded-errors.js";
 import type { CrawlqYoga } from "./yoga.js";
 
 /** What the HTTP server checks itself (the rest is in Yoga): WebSocket upgrades, keys, message size, caps. */
@@ -186,7 +186,3 @@ function asGraphQLError(error: CrawlqError): GraphQLError {
   return createGraphQLError(error.message, { extensions: { ...details, code: error.code } });
 }
 
-// By name as well as by class: the limits' errors come from graphql-yoga's copy of graphql.
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
-}

@@ -11,7 +11,7 @@ import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type Gra
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
-import { useCodedRequestErrors } from "./coded-errors.js";
+import { isGraphQLError, useCodedRequestErrors } from "./coded-errors.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -87,11 +87,6 @@ function isClientError(error: unknown): error is GraphQLError {
   return error.originalError == null || isClientError(error.originalError);
 }
 
-// By name as well as by class: a second copy of graphql (its CommonJS and ESM builds, loaded side by side
-// by a test runner) makes errors of another realm's class.
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof GraphQLError || (error instanceof Error && error.name === "GraphQLError");
-}
 
 /** What the per-request context is built from: the parts every request shares. */
 export type SharedContext = Omit<GraphQLContext, "caller" | "signal">;

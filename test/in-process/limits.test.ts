@@ -61,7 +61,8 @@ describe("caps", () => {
     const started = Date.now();
     const refused = await app.graphql(RESULT, { id, timeoutMs: 300_000 });
     expect(refused.errors?.[0]?.extensions?.code).toBe("TOO_MANY_WAITS");
-    expect(Date.now() - started).toBeLessThan(1000);
+    // At once, not after the 300 s the wait asked for (a loose bound for a busy machine).
+    expect(Date.now() - started).toBeLessThan(5_000);
 
     controllers[0]!.abort();
     await held[0];

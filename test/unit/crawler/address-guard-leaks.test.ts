@@ -1,4 +1,3 @@
-import type { LookupAddress, LookupOptions } from "node:dns";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "../../../src/config.js";
 import { createAddressGuard, parseAllowList } from "../../../src/crawler/address-guard.js";
@@ -7,20 +6,10 @@ import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testk
 import { TEST_ENV } from "../../helpers/service.js";
 import { testPolicy } from "./policy.js";
 
-// Safety net, as in ssrf-guard.test.ts: no name but localhost ever reaches a real resolver.
-vi.mock("node:dns", async (importOriginal) => {
-  const dns = await importOriginal<typeof import("node:dns")>();
-  type Callback = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
-  const lookup = (hostname: string, options: LookupOptions, callback: Callback): void => {
-    if (hostname === "localhost") {
-      dns.lookup(hostname, { ...options, all: true }, callback);
-      return;
-    }
-    const err = Object.assign(new Error(`test safety net: no DNS lookup for ${hostname}`), { code: "ENOTFOUND" });
-    process.nextTick(callback, err, []);
-  };
-  return { ...dns, default: { ...dns, lookup }, lookup };
-});
+// Safety net: no name but localhost ever reaches a real resolver (a packet off this machine).
+vi.mock("node:dns", async (importOriginal) =>
+  (await import("./dns-safety-net.js")).localhostOnlyDns(await importOriginal<typeof import("node:dns")>()),
+);
 
 const closed = { allowPrivate: false, allowList: [] };
 

@@ -1,25 +1,13 @@
-import type { LookupAddress, LookupOptions } from "node:dns";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { closeHttpAgents, crawlPage, fetchRobots, type CrawlOutcome } from "../../../src/crawler/index.js";
 import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { testPolicy } from "./policy.js";
 
-// Safety net: should a resolve override ever be ignored, the crawler must not ask a real DNS
-// server (a packet off this machine). Only "localhost", answered from /etc/hosts, goes through.
-vi.mock("node:dns", async (importOriginal) => {
-  const dns = await importOriginal<typeof import("node:dns")>();
-  type Callback = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
-  const lookup = (hostname: string, options: LookupOptions, callback: Callback): void => {
-    if (hostname === "localhost") {
-      dns.lookup(hostname, { ...options, all: true }, callback);
-      return;
-    }
-    const err = Object.assign(new Error(`test safety net: no DNS lookup for ${hostname}`), { code: "ENOTFOUND" });
-    process.nextTick(callback, err, []);
-  };
-  return { ...dns, default: { ...dns, lookup }, lookup };
-});
+// Safety net: no name but localhost ever reaches a real resolver (a packet off this machine).
+vi.mock("node:dns", async (importOriginal) =>
+  (await import("./dns-safety-net.js")).localhostOnlyDns(await importOriginal<typeof import("node:dns")>()),
+);
 
 let site: FixtureSite;
 const guarded = testPolicy({ allowPrivate: false });
