@@ -7,6 +7,19 @@ import type { Task } from "./task.js";
  * once the subscription is live; the caller then reads the store and hands what was already done to
  * `seed`; any later event for a task already emitted is dropped. Used by `result`, `batch` and `taskDone`.
  */
+// Fairness between many subscribers and everything else on the event loop. A subscriber's transport may finish
+// a write synchronously and ask for the next item at once (a socket's write callback runs before the event loop
+// moves on), so 2,000 subscribers with a backlog would drain it all in one turn, starving /healthz, keep-alives
+// and the dispatcher for seconds. Streams hand out items in slices of at most SLICE_MS, then yield a turn.
+const SLICE_MS = 8;
+let sliceStartedAt = performance.now();
+
+async function yieldWhenSliceUsed(): Promise<void> {
+  if (performance.now() - sliceStartedAt < SLICE_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  sliceStartedAt = performance.now();
+}
+
 /** A subscriber fell too far behind; its stream ends so it cannot hold the service's memory. */
 export class SlowSubscriberError extends CrawlqError {
   constructor(maxQueued: number) {
@@ -89,6 +102,7 @@ export class DoneFeed implements AsyncIterableIterator<Task | SlowSubscriberErro
   }
 
   async next(): Promise<IteratorResult<Task | SlowSubscriberError>> {
+    await yieldWhenSliceUsed();
     for (;;) {
       if (this.#overflowed) {
         const error = this.#overflowed;
