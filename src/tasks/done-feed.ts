@@ -11,13 +11,21 @@ import type { Task } from "./task.js";
 // a write synchronously and ask for the next item at once (a socket's write callback runs before the event loop
 // moves on), so 2,000 subscribers with a backlog would drain it all in one turn, starving /healthz, keep-alives
 // and the dispatcher for seconds. Streams hand out items in slices of at most SLICE_MS, then yield a turn.
+// All streams share one slice and one yield: the slice restarts once per turn, not once per resumed stream.
 const SLICE_MS = 8;
 let sliceStartedAt = performance.now();
+let nextSlice: Promise<void> | null = null;
 
-async function yieldWhenSliceUsed(): Promise<void> {
-  if (performance.now() - sliceStartedAt < SLICE_MS) return;
-  await new Promise((resolve) => setImmediate(resolve));
-  sliceStartedAt = performance.now();
+function yieldWhenSliceUsed(): Promise<void> | undefined {
+  if (performance.now() - sliceStartedAt < SLICE_MS) return undefined;
+  nextSlice ??= new Promise((resolve) =>
+    setImmediate(() => {
+      nextSlice = null;
+      sliceStartedAt = performance.now();
+      resolve();
+    }),
+  );
+  return nextSlice;
 }
 
 /** A subscriber fell too far behind; its stream ends so it cannot hold the service's memory. */
