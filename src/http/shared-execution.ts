@@ -1,10 +1,14 @@
 import {
   createSourceEventStream,
   execute,
+  getOperationAST,
+  Kind,
   print,
+  visit,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type OperationDefinitionNode,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 
@@ -15,6 +19,11 @@ import type { Plugin } from "graphql-yoga";
  *
  * Sharing is sound because no field of a completed Task depends on who asks (ownership decides which
  * events a subscriber gets, upstream, not what they contain).
+ *
+ * Each event is executed without the root field's arguments when the selection below it uses no variable:
+ * those arguments (taskDone's ids, submissionId) only chose the events, and graphql-js would otherwise coerce
+ * every variable again for every event (10,000 ids × every completion stalled the event loop). Subscribers
+ * that differ only in what they selected events by then share one execution too.
  */
 export function useSharedSubscriptionExecution(): Plugin {
   return {
@@ -22,8 +31,9 @@ export function useSharedSubscriptionExecution(): Plugin {
       setSubscribeFn(async (args: ExecutionArgs) => {
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream; // a subscribe resolver failed: its errors
-        const selection = selectionKey(args);
-        return mapEvents(stream, (event) => executeOnce(event, selection, args));
+        const perEvent = eventExecutionArgs(args);
+        const selection = selectionKey(perEvent);
+        return mapEvents(stream, (event) => executeOnce(event, selection, perEvent));
       });
     },
   };
@@ -49,6 +59,37 @@ function executeOnce(event: unknown, selection: string, args: ExecutionArgs): Ex
   sharedExecutionCounts.executed++;
   bySelection.set(selection, (result = execute({ ...args, rootValue: event })));
   return result;
+}
+
+const eventDocuments = new WeakMap<DocumentNode, DocumentNode | null>();
+
+/** `args` for executing one event: with the root fields' arguments and the variables gone, when possible. */
+function eventExecutionArgs(args: ExecutionArgs): ExecutionArgs {
+  let document = eventDocuments.get(args.document);
+  if (document === undefined) eventDocuments.set(args.document, (document = withoutRootArguments(args)));
+  return document === null ? args : { ...args, document, variableValues: {} };
+}
+
+/** The subscription document without root field arguments or variables; null when a variable is used below them. */
+function withoutRootArguments({ document, operationName }: ExecutionArgs): DocumentNode | null {
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== "subscription") return null;
+  let variableBelowRoot = false;
+  const stripped = visit(operation, {
+    Field: {
+      enter(node, _key, _parent, path) {
+        // path [selectionSet, selections, i]: a root field. Its arguments go; anything below is checked.
+        if (path.length === 3) return { ...node, arguments: [] };
+        return undefined;
+      },
+    },
+  }) as OperationDefinitionNode;
+  const findVariables = { Variable: () => void (variableBelowRoot = true) };
+  visit(stripped.selectionSet, findVariables);
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) visit(definition, findVariables);
+  if (variableBelowRoot) return null;
+  const definitions = document.definitions.map((d) => (d === operation ? { ...stripped, variableDefinitions: [] } : d));
+  return { ...document, definitions };
 }
 
 function selectionKey({ document, variableValues, operationName }: ExecutionArgs): string {
