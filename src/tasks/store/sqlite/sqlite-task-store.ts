@@ -186,6 +186,7 @@ export class SqliteTaskStore implements TaskStore {
       where: {
         ...ownerFilter(page.scope),
         status: page.status,
+        submissionId: page.submissionId,
         id: page.afterId === undefined ? undefined : { gt: page.afterId },
       },
       orderBy: { id: "asc" },
