@@ -12,6 +12,7 @@ import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptio
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
+import { useResultExports } from "./exports.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -154,6 +155,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     plugins: [
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      useResultExports(shared.service, access),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
