@@ -50,7 +50,7 @@ export interface CrawlqClient {
     operation: Operation<TResult, TVariables>,
     ...args: VariablesArgs<TVariables, [sink: SubscriptionSink<TResult>]>
   ): () => void;
-  /** Closes the WebSocket, if one was opened. */
+  /** Closes the WebSocket, if one was opened; subscriptions end, and new ones fail at once. */
   close(): Promise<void>;
 }
 
@@ -63,6 +63,7 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
   const fetchImpl = options.fetch ?? fetch;
   const authorization = key ? `Bearer ${key}` : null;
   let ws: WsClient | null = null;
+  let closed = false;
 
   const request = async <TResult, TVariables>(
     operation: Operation<TResult, TVariables>,
@@ -130,6 +131,10 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     variables: TVariables | undefined,
     sink: SubscriptionSink<TResult>,
   ): (() => void) => {
+    if (closed) {
+      queueMicrotask(() => sink.error(new CrawlqConnectionError(url, "the client was closed")));
+      return () => {};
+    }
     let ended = false;
     const end = (error?: CrawlqClientError | CrawlqConnectionError) => {
       if (ended) return;
@@ -161,6 +166,7 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     request: request as CrawlqClient["request"],
     subscribe: subscribe as CrawlqClient["subscribe"],
     async close() {
+      closed = true;
       await ws?.dispose();
       ws = null;
     },

@@ -1,7 +1,7 @@
 import type { CrawlqClient } from "./client.js";
 import { CrawlqClientError, CrawlqConnectionError } from "./errors.js";
 import type { TaskFieldsFragment } from "./generated/graphql.js";
-import { SubmissionCountsQuery, TaskDoneSubscription } from "./operations.js";
+import { SubmissionCounts, TaskDone } from "./operations.js";
 
 /** A done task, as `taskDone` sends it. */
 export type DoneTask = TaskFieldsFragment;
@@ -101,7 +101,7 @@ async function keepStreaming(
 
 /** How many tasks the submission has (NOT_FOUND for an unknown one, or another key's). */
 export async function submissionSize(client: CrawlqClient, submissionId: string): Promise<number> {
-  const { batch } = await client.request(SubmissionCountsQuery, { submissionId });
+  const { batch } = await client.request(SubmissionCounts, { submissionId });
   return batch.done + batch.notDone;
 }
 
@@ -113,7 +113,7 @@ function streamOnce(
   signal?: AbortSignal,
 ): Promise<CrawlqClientError | CrawlqConnectionError | null> {
   return new Promise((resolve) => {
-    const stop = client.subscribe(TaskDoneSubscription, variables, {
+    const stop = client.subscribe(TaskDone, variables, {
       next: (data) => onTask(data.taskDone),
       error: (error) => finish(error),
       complete: () => finish(null),

@@ -18,7 +18,7 @@ type Documents = {
     "\n  fragment TaskFields on Task {\n    id\n    submissionId\n    url\n    status\n    attempts\n    worker\n    createdAt\n    startedAt\n    finishedAt\n    result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }\n    error { code message }\n  }\n": typeof types.TaskFieldsFragmentDoc,
     "\n  mutation SubmitCrawl($urls: [String!]!, $options: CrawlOptions) {\n    submitCrawl(urls: $urls, options: $options) { id tasks { id } }\n  }\n": typeof types.SubmitCrawlDocument,
     "\n  mutation CancelTask($id: ID!) {\n    cancelTask(id: $id) { ...TaskFields }\n  }\n": typeof types.CancelTaskDocument,
-    "\n  query Task($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n": typeof types.TaskDocument,
+    "\n  query TaskById($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n": typeof types.TaskByIdDocument,
     "\n  query Result($id: ID!, $timeoutMs: Int) {\n    result(id: $id, timeoutMs: $timeoutMs) { ...TaskFields }\n  }\n": typeof types.ResultDocument,
     "\n  query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {\n    batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {\n      complete done notDone tasks { ...TaskFields }\n    }\n  }\n": typeof types.BatchDocument,
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": typeof types.SubmissionCountsDocument,
@@ -29,7 +29,7 @@ const documents: Documents = {
     "\n  fragment TaskFields on Task {\n    id\n    submissionId\n    url\n    status\n    attempts\n    worker\n    createdAt\n    startedAt\n    finishedAt\n    result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }\n    error { code message }\n  }\n": types.TaskFieldsFragmentDoc,
     "\n  mutation SubmitCrawl($urls: [String!]!, $options: CrawlOptions) {\n    submitCrawl(urls: $urls, options: $options) { id tasks { id } }\n  }\n": types.SubmitCrawlDocument,
     "\n  mutation CancelTask($id: ID!) {\n    cancelTask(id: $id) { ...TaskFields }\n  }\n": types.CancelTaskDocument,
-    "\n  query Task($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n": types.TaskDocument,
+    "\n  query TaskById($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n": types.TaskByIdDocument,
     "\n  query Result($id: ID!, $timeoutMs: Int) {\n    result(id: $id, timeoutMs: $timeoutMs) { ...TaskFields }\n  }\n": types.ResultDocument,
     "\n  query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {\n    batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {\n      complete done notDone tasks { ...TaskFields }\n    }\n  }\n": types.BatchDocument,
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": types.SubmissionCountsDocument,
@@ -52,7 +52,7 @@ export function graphql(source: "\n  mutation CancelTask($id: ID!) {\n    cancel
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Task($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n"): typeof import('./graphql.js').TaskDocument;
+export function graphql(source: "\n  query TaskById($id: ID!) {\n    task(id: $id) { ...TaskFields }\n  }\n"): typeof import('./graphql.js').TaskByIdDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

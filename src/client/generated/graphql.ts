@@ -50,12 +50,12 @@ export type CancelTaskMutationVariables = Exact<{
 
 export type CancelTaskMutation = { cancelTask: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
 
-export type TaskQueryVariables = Exact<{
+export type TaskByIdQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type TaskQuery = { task: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } | null };
+export type TaskByIdQuery = { task: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } | null };
 
 export type ResultQueryVariables = Exact<{
   id: string;
@@ -181,8 +181,8 @@ export const CancelTaskDocument = new TypedDocumentString(`
     message
   }
 }`) as unknown as TypedDocumentString<CancelTaskMutation, CancelTaskMutationVariables>;
-export const TaskDocument = new TypedDocumentString(`
-    query Task($id: ID!) {
+export const TaskByIdDocument = new TypedDocumentString(`
+    query TaskById($id: ID!) {
   task(id: $id) {
     ...TaskFields
   }
@@ -211,7 +211,7 @@ export const TaskDocument = new TypedDocumentString(`
     code
     message
   }
-}`) as unknown as TypedDocumentString<TaskQuery, TaskQueryVariables>;
+}`) as unknown as TypedDocumentString<TaskByIdQuery, TaskByIdQueryVariables>;
 export const ResultDocument = new TypedDocumentString(`
     query Result($id: ID!, $timeoutMs: Int) {
   result(id: $id, timeoutMs: $timeoutMs) {
