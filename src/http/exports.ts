@@ -10,10 +10,17 @@ const ROUTE = /^\/submissions\/([^/]+)\/results\.(jsonl|csv)$/;
 
 /**
  * Rows read per page. A page is read only when the client has taken the previous one (the body is pulled
- * and the socket's backpressure is respected), so the service holds about one page of tasks and its text
- * (some hundreds of KB to a few MB, with titles of up to 1,024 characters) per export in flight.
+ * and the socket's backpressure is respected), so an export in flight holds one page of tasks: at most
+ * about 2 MB (titles are cut to 1,024 characters).
  */
 const PAGE_SIZE = 1000;
+/**
+ * Bytes of text per chunk written, about. Rows are added to a chunk until it holds this much, so a chunk
+ * (one row can be up to about 12 KB) stays well under V8's large-object size (128 KB): it is allocated
+ * young and freed by the next scavenge, where a whole page as one string went to the large-object space
+ * and waited for a full collection.
+ */
+const CHUNK_CHARS = 64 * 1024;
 
 /**
  * `GET /submissions/:id/results.jsonl` and `GET /submissions/:id/results.csv`: every task of a submission
@@ -52,12 +59,19 @@ export function useResultExports(service: TaskService, access: Access): Plugin {
       const iterator = pages[Symbol.asyncIterator]();
       const encoder = new TextEncoder();
       let header = exportHeader(format);
+      let page: Task[] = [];
+      let offset = 0;
       const body = new fetchAPI.ReadableStream<Uint8Array>(
         {
           async pull(controller) {
-            const next = await iterator.next();
-            if (next.done) return controller.close();
-            controller.enqueue(encoder.encode(header + formatTasks(format, next.value.map(exportableTask))));
+            if (offset >= page.length) {
+              const next = await iterator.next();
+              if (next.done) return controller.close();
+              (page = next.value), (offset = 0);
+            }
+            let text = header;
+            while (offset < page.length && text.length < CHUNK_CHARS) text += formatTasks(format, [exportableTask(page[offset++]!)]);
+            controller.enqueue(encoder.encode(text));
             header = "";
           },
           async cancel() {
