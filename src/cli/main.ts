@@ -7,10 +7,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { SqliteKeyStore } from "../auth/sqlite-key-store.js";
-import { loadConfig } from "../config.js";
+import type { SqliteKeyStore } from "../auth/sqlite-key-store.js";
 import { CrawlqError } from "../tasks/errors.js";
-import { migrateSqlite } from "../tasks/store/sqlite/migrate.js";
 import { registerBatch } from "./commands/batch.js";
 import { registerCancel } from "./commands/cancel.js";
 import { registerResult } from "./commands/result.js";
@@ -37,6 +35,12 @@ function serve(): Promise<number> {
  * running service.
  */
 async function withKeys<T>(work: (keys: SqliteKeyStore) => Promise<T>): Promise<T> {
+  // Loaded here: the client commands start faster without the service's configuration and database code.
+  const [{ SqliteKeyStore }, { loadConfig }, { migrateSqlite }] = await Promise.all([
+    import("../auth/sqlite-key-store.js"),
+    import("../config.js"),
+    import("../tasks/store/sqlite/migrate.js"),
+  ]);
   const config = loadConfig();
   if (!SqliteKeyStore.tableExists(config.databaseUrl)) migrateSqlite(config.databaseUrl);
   const keys = new SqliteKeyStore(config.databaseUrl);

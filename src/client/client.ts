@@ -1,5 +1,5 @@
 import type { DocumentTypeDecoration } from "@graphql-typed-document-node/core";
-import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
+import { createClient as createWsClient, type Client as WsClient } from "graphql-ws/client";
 import WebSocket from "ws";
 import { CrawlqClientError, CrawlqConnectionError, describeNetworkFailure, type GraphQLErrorPayload } from "./errors.js";
 
@@ -105,6 +105,7 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     if (ws) return ws;
     const maxAttempts = options.reconnectAttempts ?? 30;
     let connectedOnce = false;
+    let live = false;
     ws = createWsClient({
       url: url.replace(/^http/, "ws"),
       webSocketImpl: WebSocket,
@@ -115,11 +116,13 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
       shouldRetry: () => connectedOnce,
       on: {
         connected: (_socket, _payload, wasRetry) => {
-          connectedOnce = true;
+          connectedOnce = live = true;
           options.onConnection?.(wasRetry ? "reconnected" : "connected");
         },
         closed: (event) => {
-          if ((event as { code?: number }).code !== CLOSE_NORMAL) options.onConnection?.("lost");
+          // Only a connection that was up can be lost; a refused or unauthorized one is the subscription's error.
+          if (live && (event as { code?: number }).code !== CLOSE_NORMAL) options.onConnection?.("lost");
+          live = false;
         },
       },
     });
