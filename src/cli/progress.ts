@@ -18,9 +18,11 @@ export interface Progress {
   add(tasks: number): void;
   /** A task is done. */
   done(status: TaskStatus): void;
-  /** A line about the run (a reconnection), printed without breaking the bar. */
+  /** A line about the run (a reconnection), printed on stderr without breaking the bar. */
   note(message: string): void;
-  /** Stops drawing; returns the counts. */
+  /** Writes to `stream` (stdout), above the bar when both are the terminal. */
+  print(stream: NodeJS.WritableStream & { isTTY?: boolean }, text: string): void;
+  /** Stops drawing (once; later calls only count); returns the counts. */
   stop(): ProgressCounts;
 }
 
@@ -70,31 +72,33 @@ export function createProgress(options: ProgressOptions): Progress {
   };
 
   const tty = options.enabled && options.stream.isTTY === true;
-  let bars: cliProgress.MultiBar | null = null;
+  // Drawn from the first submission on (a bar of 0 tasks would show as full).
+  const bars = tty
+    ? new cliProgress.MultiBar(
+        {
+          stream: options.stream,
+          // Short enough for an 80-column terminal with 5-digit counts.
+          format: " {bar} {value}/{total}, {failed} failed, {pending} pending, {rate} pages/s, ETA {etaText}",
+          barsize: 16,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   let bar: cliProgress.SingleBar | null = null;
-  if (tty) {
-    bars = new cliProgress.MultiBar(
-      {
-        stream: options.stream,
-        format: " {bar} {value}/{total} done | {succeeded} ok, {failed} failed | {pending} pending | {rate} pages/s | ETA {etaText}",
-        hideCursor: true,
-        clearOnComplete: false,
-        autopadding: true,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar = bars.create(0, 0, payload());
-  }
-  function payload() {
+  const payload = () => {
     const f = figures();
-    return { succeeded: count(counts.succeeded), failed: count(counts.failed + counts.cancelled), pending: f.pending, rate: f.rate, etaText: f.eta };
-  }
+    return { failed: count(counts.failed + counts.cancelled), pending: f.pending, rate: f.rate, etaText: f.eta };
+  };
   const timer = options.enabled && !tty ? setInterval(() => options.stream.write(line()), options.intervalMs) : null;
   timer?.unref();
+  let stopped = false;
 
   return {
     add(tasks) {
       counts.total += tasks;
+      if (bars && !stopped) bar ??= bars.create(counts.total, finished(), payload());
       bar?.setTotal(counts.total);
     },
     done(status) {
@@ -105,13 +109,19 @@ export function createProgress(options: ProgressOptions): Progress {
       bar?.update(finished(), payload());
     },
     note(message) {
-      if (bars) bars.log(`${message}\n`);
-      else options.stream.write(`${message}\n`);
+      this.print(options.stream, `${message}\n`);
+    },
+    print(stream, text) {
+      if (bar && !stopped && stream.isTTY) bars!.log(text);
+      else stream.write(text);
     },
     stop() {
-      if (timer) clearInterval(timer);
-      bar?.update(finished(), payload());
-      bars?.stop();
+      if (!stopped) {
+        stopped = true;
+        if (timer) clearInterval(timer);
+        bar?.update(finished(), payload());
+        bars?.stop();
+      }
       return { ...counts, elapsedMs: Date.now() - started };
     },
   };

@@ -100,7 +100,9 @@ async function submit(file: string, options: SubmitOptions): Promise<void> {
         });
       const { id, tasks } = submitCrawl;
       stored.push(id);
-      idsOut.write(options.output === "-" ? `crawlq: submission ${id}\n` : `${id}\n`);
+      const idLine = options.output === "-" ? `crawlq: submission ${id}\n` : `${id}\n`;
+      if (progress) progress.print(idsOut, idLine);
+      else idsOut.write(idLine);
       if (!progress) continue;
       progress.add(tasks.length);
       const followed = limit(() =>
