@@ -31,12 +31,15 @@ export async function openResultSink(path: string, format: ExportFormat, stdout:
     } catch (error) {
       throw new UsageError(`cannot write ${path}: ${(error as { code?: string }).code ?? (error as Error).message}`);
     }
-    file.on("error", (error) => (failure ??= new Error(`cannot write ${path}: ${(error as { code?: string }).code ?? error.message}`)));
     stream = file;
   }
+  // A full disk, or stdout closed by the reader (`| head`): stop writing, and say so at the end.
+  stream.on("error", (error: Error & { code?: string }) => (failure ??= new Error(`cannot write ${path}: ${error.code ?? error.message}`)));
   stream.write(exportHeader(format));
   return {
-    write: (task) => void stream.write(formatTasks(format, [task])),
+    write: (task) => {
+      if (failure === null) stream.write(formatTasks(format, [task]));
+    },
     async close() {
       if (stream !== stdout) {
         stream.end();
