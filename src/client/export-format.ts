@@ -12,8 +12,10 @@
 import { stringify } from "csv-stringify/sync";
 import type { TaskFieldsFragment } from "./generated/graphql.js";
 
+/** JSON Lines (`.jsonl`) or CSV (`.csv`). */
 export type ExportFormat = "jsonl" | "csv";
 
+/** Every format, for option choices. */
 export const EXPORT_FORMATS: readonly ExportFormat[] = ["jsonl", "csv"];
 
 /** What is exported of a task: the client's TaskFields selection; `worker` (a thread number) is not exported. */
