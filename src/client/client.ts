@@ -35,6 +35,8 @@ export interface CrawlqClientOptions {
   onConnection?: (event: ConnectionEvent) => void;
   /** fetch to use (tests, proxies); the global one by default. */
   fetch?: typeof fetch;
+  /** The WebSocket class to use (a browser's `WebSocket`); the `ws` package by default. */
+  webSocketImpl?: unknown;
 }
 
 /** A typed GraphQL client for crawlq: queries and mutations over HTTP, subscriptions over graphql-ws. */
@@ -108,7 +110,7 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     let live = false;
     ws = createWsClient({
       url: url.replace(/^http/, "ws"),
-      webSocketImpl: WebSocket,
+      webSocketImpl: options.webSocketImpl ?? WebSocket,
       connectionParams: authorization ? { authorization } : undefined,
       retryAttempts: maxAttempts,
       retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, 5000) + Math.random() * 250)),
