@@ -22,6 +22,7 @@
  * - `/robots.txt`     as set by {@link FixtureSite.setRobots} (404 by default), optionally per host name
  * - `/huge-title`     an HTML page whose `<title>` is {@link HUGE_TITLE_LENGTH} characters ({@link hugeTitle}),
  *                      built once and sent from the same bytes every time
+ * - `/title?text=T`    an HTML page whose `<title>` is T (HTML-escaped), e.g. with commas, quotes or line breaks
  * - `/long-header?name=H&length=N`  an HTML page "Long header" whose header H (`content-type` or `location`,
  *                      with status 302) is N characters long
  */
@@ -215,6 +216,8 @@ export async function startFixtureSite(options: FixtureSiteOptions = {}): Promis
         res.end(page);
         return;
       }
+      case "title":
+        return sendHtml(res, 200, simplePage(escapeHtml(query.get("text") ?? "")));
       case "long-header": {
         const name = query.get("name") ?? "content-type";
         const length = Number(query.get("length") ?? 8192);
@@ -398,6 +401,10 @@ ${links}
 </body>
 </html>
 `;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 function simplePage(title: string): string {

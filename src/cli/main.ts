@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 /**
  * The `crawlq` command: `serve` runs the service; `keys` manages API keys in the database that
- * DATABASE_URL names (the same settings as the service: see the README).
+ * DATABASE_URL names (the same settings as the service: see the README); `submit`, `result`, `batch`,
+ * `watch`, `cancel` and `stats` are clients of a running service (--server, --key).
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError } from "commander";
-import { SqliteKeyStore } from "../auth/sqlite-key-store.js";
-import { loadConfig } from "../config.js";
+import { Command } from "commander";
+import type { SqliteKeyStore } from "../auth/sqlite-key-store.js";
 import { CrawlqError } from "../tasks/errors.js";
-import { migrateSqlite } from "../tasks/store/sqlite/migrate.js";
+import { registerBatch } from "./commands/batch.js";
+import { registerCancel } from "./commands/cancel.js";
+import { registerResult } from "./commands/result.js";
+import { registerStats } from "./commands/stats.js";
+import { registerSubmit } from "./commands/submit.js";
+import { registerWatch } from "./commands/watch.js";
+import { DEFAULT_SERVER } from "./connection.js";
+import { describeFailure, EXIT } from "./errors.js";
 
-const EXIT_USAGE = 2;
 const mainJs = fileURLToPath(new URL("../main.js", import.meta.url));
 
 /** The service in a child node with the README's heap cap; SIGTERM and SIGINT are passed on, its exit code returned. */
@@ -29,6 +35,12 @@ function serve(): Promise<number> {
  * running service.
  */
 async function withKeys<T>(work: (keys: SqliteKeyStore) => Promise<T>): Promise<T> {
+  // Loaded here: the client commands start faster without the service's configuration and database code.
+  const [{ SqliteKeyStore }, { loadConfig }, { migrateSqlite }] = await Promise.all([
+    import("../auth/sqlite-key-store.js"),
+    import("../config.js"),
+    import("../tasks/store/sqlite/migrate.js"),
+  ]);
   const config = loadConfig();
   if (!SqliteKeyStore.tableExists(config.databaseUrl)) migrateSqlite(config.databaseUrl);
   const keys = new SqliteKeyStore(config.databaseUrl);
@@ -42,7 +54,17 @@ async function withKeys<T>(work: (keys: SqliteKeyStore) => Promise<T>): Promise<
 const program = new Command("crawlq")
   .description("A self-hosted crawl-task service with a futures API over GraphQL")
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .addHelpText(
+    "after",
+    `
+The client commands (submit, result, batch, watch, cancel, stats) take --server URL (env CRAWLQ_SERVER,
+default ${DEFAULT_SERVER}) and --key KEY (env CRAWLQ_API_KEY); \`crawlq COMMAND --help\` lists each one's flags.
+
+Exit codes: ${EXIT.ok} done (every task reported succeeded); ${EXIT.failed} a task failed or was cancelled, or the server
+refused (NOT_FOUND, TIMEOUT, UNAUTHENTICATED, ...); ${EXIT.usage} usage error (bad flags, unreadable URL file,
+BAD_USER_INPUT); ${EXIT.unreachable} the server could not be reached.`,
+  );
 
 program
   .command("serve")
@@ -91,12 +113,11 @@ keys
     process.stderr.write(`revoked key ${name}\n`);
   });
 
+for (const register of [registerSubmit, registerResult, registerBatch, registerWatch, registerCancel, registerStats]) register(program);
+
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    // Help and version "errors" are normal exits; the rest are usage errors, already printed.
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-    return;
-  }
-  process.stderr.write(`crawlq: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  // One line, never a stack; Commander has printed its own usage errors (and help) already.
+  const { line, exitCode } = describeFailure(error);
+  if (line) process.stderr.write(`crawlq: ${line}\n`);
+  process.exitCode = exitCode;
 });

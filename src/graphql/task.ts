@@ -1,4 +1,4 @@
-import type { PageResult, Task, TaskError } from "../tasks/task.js";
+import { shownError, type PageResult, type Task, type TaskError } from "../tasks/task.js";
 import { describeLifecycle, isTerminal, TASK_STATUSES } from "../tasks/task-state.js";
 import { builder } from "./builder.js";
 import { documentedLimits, formatCount, waitDescription } from "./documented-limits.js";
@@ -54,7 +54,7 @@ export const TaskRef = builder.objectRef<Task>("Task").implement({
       type: TaskErrorRef,
       nullable: true,
       description: "Set when FAILED.",
-      resolve: (task) => (task.status === "FAILED" ? task.error : null),
+      resolve: shownError,
     }),
     worker: t.exposeInt("worker", { nullable: true, description: "Id of the worker thread that ran the last attempt." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

@@ -7,11 +7,12 @@ import type { GraphQLContext } from "../graphql/context.js";
 import type { RateLimits } from "../limits/rate-limits.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { authenticate, bearerToken } from "./auth.js";
+import { isGraphQLError, useCodedRequestErrors } from "./coded-errors.js";
+import { useResultExports } from "./exports.js";
 import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type GraphQLLimits } from "./graphql-limits.js";
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
-import { isGraphQLError, useCodedRequestErrors } from "./coded-errors.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -149,6 +150,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     plugins: [
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      useResultExports(shared.service, access),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),

@@ -231,6 +231,23 @@ export class TaskService {
     return this.#deps.store.listTasks({ scope: scopeOf(call), status: args.status ?? undefined, first, afterId });
   }
 
+  /**
+   * A submission's tasks in id order, read a page at a time (keyset) as the consumer asks for the next:
+   * memory bounded by one page whatever the submission's size. NOT_FOUND (unknown, or another key's) is
+   * thrown before the first page is handed out, so an HTTP answer can still be a 404.
+   */
+  async submissionPages(call: CallContext, submissionId: string, pageSize: number): Promise<AsyncIterable<Task[]>> {
+    const scope = scopeOf(call);
+    const sid = parseId(submissionId);
+    const read = (afterId?: number) => this.#deps.store.listTasks({ scope, submissionId: sid!, first: pageSize, afterId });
+    const first = sid === null ? [] : await read();
+    // Every submission has at least one task: an empty first page means none the caller may see.
+    if (first.length === 0) throw new NotFoundError("submission", [submissionId]);
+    return (async function* () {
+      for (let page = first; page.length > 0; page = page.length < pageSize ? [] : await read(page.at(-1)!.id)) yield page;
+    })();
+  }
+
   /** Task counts by status: the caller's (an admin key, or no keys: all). */
   countByStatus(call: CallContext): Promise<Record<TaskStatus, number>> {
     return this.#deps.store.countByStatus(scopeOf(call));

@@ -54,6 +54,8 @@ export const ALL_TASKS: TaskScope = { kind: "all" };
 export interface TaskPage {
   scope: TaskScope;
   status?: TaskStatus;
+  /** Only this submission's tasks. */
+  submissionId?: number;
   first: number;
   afterId?: number;
 }
@@ -73,7 +75,7 @@ export interface TaskStore {
   findByIds(ids: readonly number[], scope: TaskScope): Promise<Task[]>;
   /** Every task of the submission in id order; null when there is no such submission in `scope`. */
   findBySubmission(submissionId: number, scope: TaskScope): Promise<Task[] | null>;
-  /** Keyset pagination in id (submission) order. */
+  /** Keyset pagination in id (submission) order, optionally of one status or one submission. */
   listTasks(page: TaskPage): Promise<Task[]>;
   countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>>;
   /** Earliest time a PENDING task that is not runnable yet (retry backoff) becomes runnable, or null. */

@@ -21,6 +21,14 @@ export interface Task {
   finishedAt: Date | null;
 }
 
+/**
+ * The error a client is shown: the last attempt's, once the task has FAILED. Between retries the store
+ * keeps the last error on a PENDING task, but it is not the task's outcome yet.
+ */
+export function shownError(task: Task): TaskError | null {
+  return task.status === "FAILED" ? task.error : null;
+}
+
 /** What a successful fetch and parse produced; written and read as one unit (Task.result). */
 export interface PageResult {
   httpStatus: number;

@@ -201,6 +201,28 @@ export function describeTaskStoreContract(
         expect(await store.listTasks({ scope: ALL_TASKS, status: "SUCCEEDED", first: 10 })).toEqual([]);
       });
 
+      it("filters by submission, paging within it in id order, with the status filter too", async () => {
+        const a = await submit(["https://a.example/1", "https://a.example/2", "https://a.example/3"]);
+        const b = await submit(["https://b.example/1", "https://b.example/2"]);
+        const c = await submit(["https://a.example/4"]);
+        const pages: Task[][] = [];
+        let afterId: number | undefined;
+        for (;;) {
+          const page = await store.listTasks({ scope: ALL_TASKS, submissionId: a.id, first: 2, afterId });
+          if (page.length === 0) break;
+          pages.push(page);
+          afterId = page.at(-1)!.id;
+        }
+        expect(pages.map((p) => p.length)).toEqual([2, 1]);
+        expect(pages.flat()).toEqual(a.tasks);
+        expect(await store.listTasks({ scope: ALL_TASKS, submissionId: b.id, first: 10 })).toEqual(b.tasks);
+        expect(await store.listTasks({ scope: ALL_TASKS, submissionId: c.id, first: 10, afterId: a.tasks[0]!.id })).toEqual(c.tasks);
+        await store.cancel(b.tasks[1]!.id, T0);
+        const cancelled = await store.listTasks({ scope: ALL_TASKS, submissionId: b.id, status: "CANCELLED", first: 10 });
+        expect(cancelled.map((t) => t.id)).toEqual([b.tasks[1]!.id]);
+        expect(await store.listTasks({ scope: ALL_TASKS, submissionId: c.id + 1000, first: 10 })).toEqual([]);
+      });
+
       it("is empty after the last task and on an empty store", async () => {
         expect(await store.listTasks({ scope: ALL_TASKS, first: 10 })).toEqual([]);
         const { tasks } = await submit(["https://a.example/1"]);
@@ -248,6 +270,10 @@ export function describeTaskStoreContract(
         expect(await store.findBySubmission(open.id, ALICE)).toBeNull();
 
         expect((await store.listTasks({ scope: BOB, first: 10 })).map((t) => t.id)).toEqual(theirs.tasks.map((t) => t.id));
+        expect(await store.listTasks({ scope: ALICE, submissionId: mine.id, first: 10 })).toEqual(mine.tasks);
+        expect(await store.listTasks({ scope: BOB, submissionId: mine.id, first: 10 })).toEqual([]);
+        expect(await store.listTasks({ scope: ALICE, submissionId: open.id, first: 10 })).toEqual([]);
+        expect(await store.listTasks({ scope: ALL_TASKS, submissionId: open.id, first: 10 })).toEqual(open.tasks);
         expect(await store.listTasks({ scope: ALL_TASKS, first: 10 })).toHaveLength(4);
         expect((await store.countByStatus(ALICE)).PENDING).toBe(2);
         expect((await store.countByStatus(BOB)).PENDING).toBe(1);

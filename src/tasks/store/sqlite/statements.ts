@@ -51,6 +51,13 @@ export function prepareStatements(db: Database.Database) {
     submissionExists: db.prepare(`SELECT id FROM Submission WHERE id = ?`),
     submissionExistsOwned: db.prepare(`SELECT id FROM Submission WHERE id = ? AND ownerKeyId = ?`),
     findBySubmission: task(`SELECT * FROM Task WHERE submissionId = ? ORDER BY id`),
+    // One page of a submission (keyset, on the (submissionId, id) index); a null owner or status filters nothing.
+    listSubmissionPage: task(
+      `SELECT * FROM Task
+        WHERE submissionId = @submissionId AND id > @afterId
+          AND (@ownerKeyId IS NULL OR ownerKeyId = @ownerKeyId) AND (@status IS NULL OR status = @status)
+        ORDER BY id LIMIT @first`,
+    ),
     // INDEXED BY: walk PENDING rows in id order and stop at the limit. Left to itself the planner picks the
     // (status, runAt) index for "runAt <= ?" and then sorts every PENDING row, which costs milliseconds
     // per call once the backlog holds tens of thousands of tasks.

@@ -1,0 +1,75 @@
+/**
+ * Every GraphQL operation the typed client sends, each exported under its operation's name. `npm run codegen`
+ * turns each `graphql(...)` call into a typed document (src/client/generated/): its result and variables
+ * types (`SubmitCrawlMutation`, `SubmitCrawlMutationVariables`, …) come from schema.graphql.
+ */
+import { graphql } from "./generated/gql.js";
+
+// What the client reads of a task: every field but `done` (derived from status). Used by the operations
+// below (codegen finds it here; its type is TaskFieldsFragment).
+graphql(`
+  fragment TaskFields on Task {
+    id
+    submissionId
+    url
+    status
+    attempts
+    worker
+    createdAt
+    startedAt
+    finishedAt
+    result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }
+    error { code message }
+  }
+`);
+
+export const SubmitCrawl = graphql(`
+  mutation SubmitCrawl($urls: [String!]!, $options: CrawlOptions) {
+    submitCrawl(urls: $urls, options: $options) { id tasks { id } }
+  }
+`);
+
+export const CancelTask = graphql(`
+  mutation CancelTask($id: ID!) {
+    cancelTask(id: $id) { ...TaskFields }
+  }
+`);
+
+export const TaskById = graphql(`
+  query TaskById($id: ID!) {
+    task(id: $id) { ...TaskFields }
+  }
+`);
+
+export const Result = graphql(`
+  query Result($id: ID!, $timeoutMs: Int) {
+    result(id: $id, timeoutMs: $timeoutMs) { ...TaskFields }
+  }
+`);
+
+export const Batch = graphql(`
+  query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {
+    batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {
+      complete done notDone tasks { ...TaskFields }
+    }
+  }
+`);
+
+/** A submission's size without its tasks: how many are done and how many not yet. */
+export const SubmissionCounts = graphql(`
+  query SubmissionCounts($submissionId: ID!) {
+    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }
+  }
+`);
+
+export const Pool = graphql(`
+  query Pool {
+    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }
+  }
+`);
+
+export const TaskDone = graphql(`
+  subscription TaskDone($ids: [ID!], $submissionId: ID) {
+    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }
+  }
+`);
