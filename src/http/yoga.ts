@@ -12,6 +12,8 @@ import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptio
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
+import { graphiqlRenderer, GRAPHIQL_TEMPLATE, useGraphiQLAssets } from "./graphiql.js";
+import { StaticFiles, useStaticFiles } from "./static-files.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -135,6 +137,8 @@ export interface YogaOptions {
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
   const guard = createRequestGuard(options.guard);
+  // The dashboard (dist/web) at /, GraphiQL's page template from the same build.
+  const webFiles = new StaticFiles({ hidden: [GRAPHIQL_TEMPLATE] });
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
@@ -154,6 +158,9 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     plugins: [
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      // Browser tools, after the Host and Origin checks: the dashboard and GraphiQL's code.
+      useStaticFiles(webFiles),
+      useGraphiQLAssets(),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
@@ -162,6 +169,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     ],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
+    renderGraphiQL: graphiqlRenderer(webFiles),
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
     // No Upload scalar: the multipart (file upload) request parser only adds ways to fail (found by fuzzing:
     // a malformed "map" field was a 500).
