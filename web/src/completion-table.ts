@@ -2,25 +2,29 @@ import { httpStatusOf, type Completion } from "./completion.ts";
 import { formatBytes, formatMs } from "./format.ts";
 
 /**
- * The live table of completions, newest first. Completions are queued as they arrive and drawn once per
- * animation frame, and only the newest `maxRows` stay in the page, so thousands of completions a second
- * cost one small DOM update per frame.
+ * The live table of completions, newest first. Completions are queued as they arrive and drawn in one
+ * batch in an animation frame, at most every `minIntervalMs`, and only the newest `maxRows` stay in the
+ * page: thousands of completions a second cost a few small DOM updates (and repaints) a second.
  */
 export class CompletionTable {
   readonly #body: HTMLTableSectionElement;
   readonly #maxRows: number;
   readonly #template: HTMLTableRowElement;
   readonly #rows = new WeakMap<HTMLTableRowElement, Completion>();
+  readonly #minIntervalMs: number;
   #queue: Completion[] = [];
   #frame = 0;
+  #timer = 0;
+  #drawnAt = 0;
   #selected: HTMLTableRowElement | null = null;
 
   /** Called after each frame's batch is drawn. */
   onDrawn: (() => void) | undefined;
 
-  constructor(table: HTMLTableElement, maxRows: number, onSelect: (completion: Completion) => void) {
+  constructor(table: HTMLTableElement, options: { maxRows: number; minIntervalMs: number }, onSelect: (completion: Completion) => void) {
     this.#body = table.tBodies[0] ?? table.createTBody();
-    this.#maxRows = maxRows;
+    this.#maxRows = options.maxRows;
+    this.#minIntervalMs = options.minIntervalMs;
     this.#template = document.createElement("tr");
     for (const name of ["status", "url", "title", "http", "bytes", "fetch", "worker"]) {
       const cell = document.createElement("td");
@@ -55,11 +59,20 @@ export class CompletionTable {
     this.#queue.push(completion);
     // A hidden tab gets no frames: keep only what could still be shown.
     if (this.#queue.length > 4 * this.#maxRows) this.#queue = this.#queue.slice(-this.#maxRows);
-    if (this.#frame === 0) this.#frame = requestAnimationFrame(this.#draw);
+    if (this.#frame !== 0 || this.#timer !== 0) return;
+    // Repainting the table costs the same for one new row as for a hundred: batch them.
+    const wait = this.#drawnAt + this.#minIntervalMs - performance.now();
+    if (wait <= 0) this.#frame = requestAnimationFrame(this.#draw);
+    else
+      this.#timer = window.setTimeout(() => {
+        this.#timer = 0;
+        this.#frame = requestAnimationFrame(this.#draw);
+      }, wait);
   }
 
-  readonly #draw = () => {
+  readonly #draw = (now: number) => {
     this.#frame = 0;
+    this.#drawnAt = now;
     const batch = this.#queue.length > this.#maxRows ? this.#queue.slice(-this.#maxRows) : this.#queue;
     this.#queue = [];
     const fragment = document.createDocumentFragment();

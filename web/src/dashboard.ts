@@ -8,13 +8,14 @@ import { showDetails } from "./details.ts";
 
 /** Rows kept in the page: enough to read, few enough that a frame stays cheap. */
 const MAX_ROWS = 200;
-/** Ids remembered to show each completion once (two streams may bring it). */
-const MAX_REMEMBERED = 50_000;
+/** Table redraws at most ten times a second: nobody reads faster, and each one repaints the table. */
+const TABLE_INTERVAL_MS = 100;
 const POOL_POLL_MS = 1_000;
 
 const POOL = `query DashboardPool { pool { threads inFlight running pending succeeded failed cancelled } }`;
 const LIVE = `subscription DashboardLive { taskDone { ${COMPLETION_FIELDS} } }`;
-const WATCH = `subscription DashboardWatch($submissionId: ID!) { taskDone(submissionId: $submissionId) { ${COMPLETION_FIELDS} } }`;
+// Progress only: the rows come from the live stream, so each completion's fields cross the wire once.
+const WATCH = `subscription DashboardWatch($submissionId: ID!) { taskDone(submissionId: $submissionId) { id status } }`;
 const SUBMIT = `mutation DashboardSubmit($urls: [String!]!) { submitCrawl(urls: $urls) { id tasks { id } } }`;
 
 interface PoolStats {
@@ -33,7 +34,7 @@ const connection = byId<HTMLElement>("connection");
 const forgetButton = byId<HTMLButtonElement>("forget-key");
 const note = byId<HTMLElement>("completions-note");
 const throughput = new Throughput(byId<HTMLCanvasElement>("sparkline"), byId<HTMLElement>("rate"));
-const table = new CompletionTable(byId<HTMLTableElement>("completions"), MAX_ROWS, (completion) => void showDetails(completion));
+const table = new CompletionTable(byId<HTMLTableElement>("completions"), { maxRows: MAX_ROWS, minIntervalMs: TABLE_INTERVAL_MS }, (completion) => void showDetails(completion));
 
 // Connection indicator.
 const LABELS: Record<ConnectionState, string> = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
@@ -48,17 +49,12 @@ forgetButton.addEventListener("click", () => {
   location.reload();
 });
 
-// Every completion once, whichever stream brings it first.
-const remembered = new Set<string>();
+// Every completion the caller may see, as it commits (the unfiltered taskDone).
 let streamed = 0;
-const receive = (completion: Completion): boolean => {
-  if (remembered.has(completion.id)) return false;
-  remembered.add(completion.id);
-  if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.values().next().value!);
+const receive = (completion: Completion) => {
   streamed++;
   throughput.record();
   table.add(completion);
-  return true;
 };
 table.onDrawn = () => {
   note.textContent = `${formatCount(streamed)} streamed since this page opened · newest ${Math.min(table.shown, MAX_ROWS)} shown`;
@@ -159,9 +155,9 @@ function watch(submissionId: string, total: number): void {
   const started = performance.now();
   const seen = new Set<string>();
   let failed = 0;
-  let frame = 0;
+  let pending = 0;
   const show = () => {
-    frame = 0;
+    pending = 0;
     const done = seen.size === total;
     const elapsed = ((performance.now() - started) / 1000).toFixed(1);
     label.textContent =
@@ -171,14 +167,20 @@ function watch(submissionId: string, total: number): void {
     progress.value = seen.size;
     item.classList.toggle("complete", done);
   };
+  // Like the table: at most ten repaints a second, the last one as soon as the submission is done.
+  const schedule = () => {
+    if (seen.size === total) {
+      window.clearTimeout(pending);
+      show();
+    } else pending ||= window.setTimeout(() => requestAnimationFrame(show), TABLE_INTERVAL_MS);
+  };
   show();
-  follow<{ taskDone: Completion }>(client, WATCH, { submissionId }, {
+  follow<{ taskDone: Pick<Completion, "id" | "status"> }>(client, WATCH, { submissionId }, {
     next: ({ taskDone }) => {
-      receive(taskDone);
       if (seen.has(taskDone.id)) return;
       seen.add(taskDone.id);
       if (taskDone.status === "FAILED") failed++;
-      frame ||= requestAnimationFrame(show);
+      schedule();
     },
     // The server ends every stream when it stops: an unfinished submission is followed again.
     complete: () => seen.size < total,
