@@ -13,6 +13,7 @@ import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
 import { graphiqlRenderer, GRAPHIQL_TEMPLATE, useGraphiQLAssets } from "./graphiql.js";
+import { useSingleConnectionSse } from "./graphql-sse.js";
 import { StaticFiles, useStaticFiles } from "./static-files.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
@@ -158,9 +159,11 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     plugins: [
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
-      // Browser tools, after the Host and Origin checks: the dashboard and GraphiQL's code.
+      // Browser tools, after the Host and Origin checks: the dashboard, GraphiQL's code, graphql-sse's
+      // single connection mode on /graphql.
       useStaticFiles(webFiles),
       useGraphiQLAssets(),
+      useSingleConnectionSse({ endpoint: "/graphql", keys: access.keys, maxRequestBodyBytes: options.maxRequestBodyBytes, logger }),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
