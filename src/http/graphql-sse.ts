@@ -31,13 +31,18 @@ export interface SingleConnectionSseOptions {
  * mode included (a POST or GET accepting `text/event-stream`, no token), is Yoga's own.
  */
 export function isSingleConnectionRequest(request: Request, url: URL): boolean {
-  return (
-    request.method === "PUT" ||
-    request.method === "DELETE" ||
-    request.headers.has(TOKEN_HEADER) ||
-    url.searchParams.has(TOKEN_QUERY)
-  );
+  return request.method === "PUT" || request.headers.has(TOKEN_HEADER) || url.searchParams.has(TOKEN_QUERY);
 }
+
+/** The `extensions.code` of graphql-sse's own refusals, which have none, by HTTP status. */
+const CODES_BY_STATUS: Record<number, string> = {
+  400: "BAD_REQUEST",
+  404: "STREAM_NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  406: "NOT_ACCEPTABLE",
+  409: "CONFLICT",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+};
 
 /**
  * graphql-sse's single connection mode on the GraphQL endpoint itself (the plugin's default is
@@ -101,7 +106,7 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): Plu
         const response = await forward(forwarded, serverContext);
         if (request.method === "PUT" && response.status === 201) expire(request, await response.clone().text());
         if (request.method === "GET" && token !== null && response.status === 200) reserved.delete(token);
-        endResponse(response);
+        endResponse(await coded(response));
       } catch (error) {
         // graphql-sse reserved the operation's id before it failed: free it (DELETE), or the stream keeps it.
         if (token !== null && operationId !== null) {
@@ -147,6 +152,15 @@ function operationIdIn(body: Buffer): string | null {
 
 function tooLarge(max: number): CrawlqError {
   return new CrawlqError("REQUEST_ENTITY_TOO_LARGE", `Request body is larger than ${max} bytes`, { http: { status: 413 } });
+}
+
+/** graphql-sse's JSON refusal with `extensions.code` on each error (every error a client can cause has one). */
+async function coded(response: Response): Promise<Response> {
+  if (response.ok || !response.headers.get("content-type")?.includes("json")) return response;
+  const body = (await response.json()) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  const code = CODES_BY_STATUS[response.status] ?? "BAD_REQUEST";
+  const errors = (body.errors ?? []).map((error) => ({ ...error, extensions: { code, ...error.extensions } }));
+  return new Response(JSON.stringify({ errors }), { status: response.status, headers: response.headers });
 }
 
 /** A coded JSON error answer, as Yoga gives for the same refusal over plain HTTP. */

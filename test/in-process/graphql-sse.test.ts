@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import fc from "fast-check";
 import { createSchema, createYoga } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KeyStore } from "../../src/auth/api-keys.js";
@@ -90,6 +91,65 @@ describe("single connection mode with API keys", () => {
       duplex: "half",
     } as RequestInit);
     expect(streamed.status).toBe(413);
+  });
+
+  it("gives graphql-sse's own refusals a code", async () => {
+    const token = await reserve();
+    const unknownStream = await app.yoga.fetch(`${ENDPOINT}?operationId=1`, { method: "DELETE", headers: { ...auth(), [TOKEN]: "nope" } });
+    expect(unknownStream.status).toBe(404);
+    expect((await unknownStream.json()).errors[0].extensions.code).toBe("STREAM_NOT_FOUND");
+    const noId = await app.yoga.fetch(ENDPOINT, {
+      method: "POST",
+      headers: { ...auth(), [TOKEN]: token, "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    expect(noId.status).toBe(400);
+    expect((await noId.json()).errors[0].extensions.code).toBe("BAD_REQUEST");
+    // A subscription holds its id until it ends.
+    expect((await operation(token, "subscription { taskDone { id } }")).status).toBe(202);
+    const twice = await operation(token, "subscription { taskDone { id } }");
+    expect(twice.status).toBe(409);
+    expect((await twice.json()).errors[0].extensions.code).toBe("CONFLICT");
+  });
+
+  // As fuzz.test.ts does for plain HTTP: no 5xx, and every JSON error coded, whatever the request.
+  it("random requests of the mode: never a 5xx, every error coded", async () => {
+    const token = await reserve();
+    const request = fc.record({
+      method: fc.constantFrom("GET", "POST", "POST", "PUT", "DELETE", "PATCH"),
+      accept: fc.constantFrom("*/*", "application/json", "text/event-stream", "text/plain", "text/html", ""),
+      contentType: fc.constantFrom("application/json", "text/plain", ""),
+      token: fc.oneof(fc.constant(token), fc.string({ maxLength: 40 })),
+      inQuery: fc.boolean(),
+      body: fc.oneof(
+        fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+        fc.string({ maxLength: 200 }),
+        fc
+          .record(
+            {
+              query: fc.oneof(fc.string(), fc.constantFrom("{ pool { threads } }", "subscription { taskDone { id } }", "{ nope }", "{")),
+              variables: fc.jsonValue({ maxDepth: 2 }),
+              extensions: fc.record({ operationId: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
+            },
+            { requiredKeys: [] },
+          )
+          .map((v) => JSON.stringify(v)),
+      ),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, accept, contentType, token: sent, inQuery, body }) => {
+        const headers: Record<string, string> = { ...auth(), accept, "content-type": contentType };
+        if (!inQuery) headers[TOKEN] = sent;
+        const url = inQuery ? `${ENDPOINT}?token=${encodeURIComponent(sent)}&operationId=1` : ENDPOINT;
+        const withBody = method !== "GET" && method !== "DELETE";
+        const response = await app.yoga.fetch(url, { method, headers, body: withBody ? body : undefined });
+        expect(response.status, `${method} ${accept} → ${response.status}`).toBeLessThan(500);
+        if (!response.headers.get("content-type")?.includes("json")) return void (await response.body?.cancel());
+        const answer = (await response.json()) as { errors?: Array<{ extensions?: { code?: unknown } }> };
+        for (const error of answer.errors ?? []) expect(typeof error.extensions?.code, JSON.stringify(error)).toBe("string");
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it("leaves the distinct connections mode (no token) and plain HTTP to Yoga", async () => {
