@@ -4,7 +4,8 @@ import { formatBytes, formatMs } from "./format.ts";
 /**
  * The live table of completions, newest first. Completions are queued as they arrive and drawn in one
  * batch in an animation frame, at most every `minIntervalMs`, and only the newest `maxRows` stay in the
- * page: thousands of completions a second cost a few small DOM updates (and repaints) a second.
+ * page: thousands of completions a second cost a few small DOM updates (and repaints) a second. While the
+ * pointer is over the rows they hold still (so the row under it can be clicked); the queue is drawn after.
  */
 export class CompletionTable {
   readonly #body: HTMLTableSectionElement;
@@ -16,6 +17,7 @@ export class CompletionTable {
   #frame = 0;
   #timer = 0;
   #drawnAt = 0;
+  #paused = false;
   #selected: HTMLTableRowElement | null = null;
 
   /** Called after each frame's batch is drawn. */
@@ -44,6 +46,8 @@ export class CompletionTable {
       onSelect(completion);
     };
     this.#body.addEventListener("click", select);
+    this.#body.addEventListener("pointerenter", () => this.#pause(true));
+    this.#body.addEventListener("pointerleave", () => this.#pause(false));
     this.#body.addEventListener("keydown", (event) => {
       if (event.key === "Enter") select(event);
     });
@@ -54,12 +58,27 @@ export class CompletionTable {
     return this.#body.rows.length;
   }
 
+  /** True while the rows hold still under the pointer. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Queues a completion for the next frame. */
   add(completion: Completion): void {
     this.#queue.push(completion);
     // A hidden tab gets no frames: keep only what could still be shown.
     if (this.#queue.length > 4 * this.#maxRows) this.#queue = this.#queue.slice(-this.#maxRows);
-    if (this.#frame !== 0 || this.#timer !== 0) return;
+    this.#schedule();
+  }
+
+  #pause(paused: boolean): void {
+    this.#paused = paused;
+    this.onDrawn?.();
+    if (!paused && this.#queue.length > 0) this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#paused || this.#frame !== 0 || this.#timer !== 0) return;
     // Repainting the table costs the same for one new row as for a hundred: batch them.
     const wait = this.#drawnAt + this.#minIntervalMs - performance.now();
     if (wait <= 0) this.#frame = requestAnimationFrame(this.#draw);
@@ -72,6 +91,7 @@ export class CompletionTable {
 
   readonly #draw = (now: number) => {
     this.#frame = 0;
+    if (this.#paused) return;
     this.#drawnAt = now;
     const batch = this.#queue.length > this.#maxRows ? this.#queue.slice(-this.#maxRows) : this.#queue;
     this.#queue = [];

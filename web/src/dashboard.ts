@@ -57,7 +57,9 @@ const receive = (completion: Completion) => {
   table.add(completion);
 };
 table.onDrawn = () => {
-  note.textContent = `${formatCount(streamed)} streamed since this page opened · newest ${Math.min(table.shown, MAX_ROWS)} shown`;
+  note.textContent =
+    `${formatCount(streamed)} streamed since this page opened · newest ${Math.min(table.shown, MAX_ROWS)} shown` +
+    (table.paused ? " · held still while the pointer is over the table" : "");
 };
 
 follow<{ taskDone: Completion }>(client, LIVE, {}, { next: ({ taskDone }) => receive(taskDone) });

@@ -43,6 +43,7 @@ let showing = "";
 const close = () => {
   panel.hidden = true;
   showing = "";
+  document.querySelector("tr.selected")?.classList.remove("selected");
 };
 document.getElementById("details-close")!.addEventListener("click", close);
 document.addEventListener("keydown", (event) => {
