@@ -7,7 +7,7 @@ import { Throughput } from "./throughput.ts";
 import { showDetails } from "./details.ts";
 
 /** Rows kept in the page: enough to read, few enough that a frame stays cheap. */
-const MAX_ROWS = 200;
+const MAX_ROWS = 100;
 /** Table redraws at most ten times a second: nobody reads faster, and each one repaints the table. */
 const TABLE_INTERVAL_MS = 100;
 const POOL_POLL_MS = 1_000;
