@@ -72,7 +72,7 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): Plu
       }, reject);
     });
 
-  // Reserved streams whose event stream has not been opened yet.
+  /** Reserved streams whose event stream has not been opened yet. */
   const reserved = new Set<string>();
   // Drops a reservation nobody opened: an event stream request whose client has already gone makes
   // graphql-sse dispose of the stream (and forget its token).

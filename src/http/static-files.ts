@@ -36,6 +36,7 @@ export interface StaticAsset {
   gzipped?: Buffer | null;
 }
 
+/** A file to serve from memory, with its ETag (a hash of the bytes). */
 export function staticAsset(body: Buffer, type: string): StaticAsset {
   return { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` };
 }
@@ -48,9 +49,8 @@ export const IMMUTABLE = "public, max-age=31536000, immutable";
  * worth it, `nosniff` always.
  */
 export function assetResponse(request: Request, asset: StaticAsset, cacheControl: string, headers: Record<string, string> = {}): Response {
-  const common = { ...headers, etag: asset.etag, "cache-control": cacheControl, vary: "Accept-Encoding", "x-content-type-options": "nosniff" };
-  if (request.headers.get("if-none-match") === asset.etag) return new Response(null, { status: 304, headers: common });
   let body = asset.body;
+  let etag = asset.etag;
   const encoding: Record<string, string> = {};
   if (asset.body.length > 1024 && /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "")) {
     if (asset.gzipped === undefined) {
@@ -59,9 +59,13 @@ export function assetResponse(request: Request, asset: StaticAsset, cacheControl
     }
     if (asset.gzipped) {
       body = asset.gzipped;
+      // Another representation, so another validator (a cache must not answer a 304 with the other one).
+      etag = `${asset.etag.slice(0, -1)}-gzip"`;
       encoding["content-encoding"] = "gzip";
     }
   }
+  const common = { ...headers, etag, "cache-control": cacheControl, vary: "Accept-Encoding", "x-content-type-options": "nosniff" };
+  if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: common });
   // A Buffer is a Uint8Array: sent as it is, not copied.
   return new Response(request.method === "HEAD" ? null : (body as unknown as BodyInit), {
     status: 200,

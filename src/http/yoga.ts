@@ -138,7 +138,7 @@ export interface YogaOptions {
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
   const guard = createRequestGuard(options.guard);
-  // The dashboard (dist/web) at /, GraphiQL's page template from the same build.
+  // One reading of dist/web: the dashboard's files and GraphiQL's page template come from the same build.
   const webFiles = new StaticFiles({ hidden: [GRAPHIQL_TEMPLATE] });
   return createYoga<InitialContext, GraphQLContext>({
     schema,

@@ -5,7 +5,7 @@ import { SqliteKeyStore } from "../../src/auth/sqlite-key-store.js";
 import { migrateSqlite } from "../../src/tasks/store/sqlite/migrate.js";
 import { expectedPage, startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { gqlData } from "../../testkit/graphql-client.js";
-import { launchChromium, offlinePage, percentiles, TEST_OUTPUT, type OfflinePage } from "../helpers/browser.js";
+import { launchChromium, offlinePage, percentiles, TEST_OUTPUT } from "../helpers/browser.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 
 // The dashboard and GraphiQL in a real browser (Debian's chromium driven by playwright-core), against the
@@ -46,6 +46,7 @@ describe("without API keys", () => {
 
   beforeAll(async () => {
     service = await startService(db.url, SERVICE_ENV);
+    context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, permissions: ["clipboard-read", "clipboard-write"] });
   });
 
   afterAll(async () => {
@@ -54,11 +55,7 @@ describe("without API keys", () => {
     db.remove();
   });
 
-  beforeAll(async () => {
-    context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, permissions: ["clipboard-read", "clipboard-write"] });
-  });
-
-  it("dashboard: URLs submitted through the page stream in as rows, with the pool's counts; a row opens its details", async () => {
+  it("dashboard: URLs submitted through the page stream in as rows, with the pool's counts; a row opens its details", { timeout: 60_000 }, async () => {
     const { page, blocked, errors } = await offlinePage(context);
     await page.goto(`${origin(service)}/`);
     await page.locator(".connection.live").waitFor();
@@ -122,7 +119,7 @@ describe("without API keys", () => {
     await page.close();
   });
 
-  it("GraphiQL offline: its own code from the service, the example operations in the editor; Submit then Watch streams results", async () => {
+  it("GraphiQL offline: its own code from the service, the example operations in the editor; Submit then Watch streams results", { timeout: 60_000 }, async () => {
     const { page, blocked, errors } = await offlinePage(context);
     await page.goto(`${origin(service)}/graphql`);
     const editor = ".graphiql-query-editor .view-lines";
@@ -213,7 +210,7 @@ subscription Watch($submissionId: ID!) {
     await page.close();
   });
 
-  it("dashboard reconnects by itself after the service restarts", async () => {
+  it("dashboard reconnects by itself after the service restarts", { timeout: 60_000 }, async () => {
     const { page } = await offlinePage(context);
     await page.goto(`${origin(service)}/`);
     await page.locator(".connection.live").waitFor();
@@ -259,8 +256,8 @@ describe("with API keys", () => {
     await dialog.locator("button").click();
   };
 
-  it("the dashboard asks for a key on 401, asks again for a refused one, and keeps it in sessionStorage only", async () => {
-    const { page, errors }: OfflinePage = await offlinePage(context);
+  it("the dashboard asks for a key on 401, asks again for a refused one, and keeps it in sessionStorage only", { timeout: 60_000 }, async () => {
+    const { page, errors } = await offlinePage(context);
     await page.goto(`${origin(service)}/`);
     await enterKey(page, "cq_not-a-key");
     await expect.poll(() => page.locator("dialog.crawlq-key").innerText()).toContain("refused that key");
@@ -291,7 +288,7 @@ describe("with API keys", () => {
     await page.close();
   });
 
-  it("GraphiQL in a new tab asks for the key, then subscribes over the WebSocket with it", async () => {
+  it("GraphiQL in a new tab asks for the key, then subscribes over the WebSocket with it", { timeout: 60_000 }, async () => {
     const { page, errors } = await offlinePage(context);
     await page.goto(`${origin(service)}/graphql?query=${encodeURIComponent("subscription Watch { taskDone { url status } }")}`);
     await enterKey(page, key);

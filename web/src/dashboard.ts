@@ -36,7 +36,6 @@ const note = byId<HTMLElement>("completions-note");
 const throughput = new Throughput(byId<HTMLCanvasElement>("sparkline"), byId<HTMLElement>("rate"));
 const table = new CompletionTable(byId<HTMLTableElement>("completions"), { maxRows: MAX_ROWS, minIntervalMs: TABLE_INTERVAL_MS }, (completion) => void showDetails(completion));
 
-// Connection indicator.
 const LABELS: Record<ConnectionState, string> = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
 const showState = (state: ConnectionState) => {
   connection.className = `connection ${state}`;
@@ -49,7 +48,6 @@ forgetButton.addEventListener("click", () => {
   location.reload();
 });
 
-// Every completion the caller may see, as it commits (the unfiltered taskDone).
 let streamed = 0;
 const receive = (completion: Completion) => {
   streamed++;
@@ -64,7 +62,6 @@ table.onDrawn = () => {
 
 follow<{ taskDone: Completion }>(client, LIVE, {}, { next: ({ taskDone }) => receive(taskDone) });
 
-// Pool stats, polled.
 const stats = document.querySelectorAll<HTMLElement>("[data-stat]");
 const showStats = (pool: PoolStats) => {
   const values: Record<string, number> = {
@@ -98,7 +95,6 @@ void (async () => {
   }
 })();
 
-// Submissions.
 const form = byId<HTMLFormElement>("submit-form");
 const textarea = byId<HTMLTextAreaElement>("urls");
 const submitButton = byId<HTMLButtonElement>("submit");

@@ -125,4 +125,4 @@ export function follow<T>(client: Client, query: string, variables: Record<strin
   };
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
