@@ -1,6 +1,8 @@
 import { request as httpRequest } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { graphiqlRenderer } from "../../src/http/graphiql.js";
+import { StaticFiles } from "../../src/http/static-files.js";
 import { startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
 
 // The dashboard's files (dist/web, built by `npm run build`) and GraphiQL's page and code, as the service
@@ -152,5 +154,12 @@ describe("GraphiQL at /graphql", () => {
     expect((await get(script.replace(/\/graphiql\/[\w-]+\//, "/graphiql/0123456789ab/"))).status).toBe(404);
     expect((await get(script.replace("yoga-graphiql.js", "nope.js"))).status).toBe(404);
     expect((await get(`${script}/more`)).status).toBe(404);
+  });
+
+  it("without a dashboard build, falls back to the renderer's own page, self-contained and offline too", async () => {
+    const html = await graphiqlRenderer(new StaticFiles({ root: "/nonexistent/web" }))({ title: "crawlq", defaultQuery: "query Pool { pool { threads } }" });
+    expect(html).toContain("YogaGraphiQL.renderYogaGraphiQL");
+    expect(html).toContain("query Pool { pool { threads } }");
+    expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
   });
 });
