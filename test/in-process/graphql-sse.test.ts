@@ -144,7 +144,10 @@ describe("single connection mode with API keys", () => {
         const withBody = method !== "GET" && method !== "DELETE";
         const response = await app.yoga.fetch(url, { method, headers, body: withBody ? body : undefined });
         expect(response.status, `${method} ${accept} → ${response.status}`).toBeLessThan(500);
-        if (!response.headers.get("content-type")?.includes("json")) return void (await response.body?.cancel());
+        // An event stream of the mode never ends by itself: not read here. (Yoga's own SSE answer, to a
+        // request with an empty token, which is not one of the mode's, throws if cancelled before its first
+        // read: a Yoga quirk.)
+        if (!response.headers.get("content-type")?.includes("json")) return void (await Promise.resolve().then(() => response.body?.cancel()).catch(() => undefined));
         const answer = (await response.json()) as { errors?: Array<{ extensions?: { code?: unknown } }> };
         for (const error of answer.errors ?? []) expect(typeof error.extensions?.code, JSON.stringify(error)).toBe("string");
       }),
