@@ -14,6 +14,8 @@ COPY scripts ./scripts
 COPY bench ./bench
 COPY test ./test
 COPY testkit ./testkit
+# The dashboard and GraphiQL page (Vite), built into dist/web by the same build.
+COPY web ./web
 RUN npm ci
 
 FROM build AS prune

@@ -13,6 +13,9 @@ import { boundedParserCache, useGenericRequestErrors, useGraphQLLimits, type Gra
 import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptions } from "./request-guard.js";
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
+import { graphiqlRenderer, GRAPHIQL_TEMPLATE, useGraphiQLAssets } from "./graphiql.js";
+import { useSingleConnectionSse } from "./graphql-sse.js";
+import { StaticFiles, useStaticFiles } from "./static-files.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -131,6 +134,8 @@ export interface YogaOptions {
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
   const guard = createRequestGuard(options.guard);
+  // One reading of dist/web: the dashboard's files and GraphiQL's page template come from the same build.
+  const webFiles = new StaticFiles({ hidden: [GRAPHIQL_TEMPLATE] });
   return createYoga<InitialContext, GraphQLContext>({
     schema,
     // One context per HTTP request and per WebSocket operation: the caller (API keys) and the client's
@@ -151,6 +156,11 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       useResultExports(shared.service, access),
+      // Browser tools, after the Host and Origin checks: the dashboard, GraphiQL's code, graphql-sse's
+      // single connection mode on /graphql.
+      useStaticFiles(webFiles),
+      useGraphiQLAssets(),
+      useSingleConnectionSse({ endpoint: "/graphql", keys: access.keys, maxRequestBodyBytes: options.maxRequestBodyBytes, logger }),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
@@ -159,6 +169,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     ],
     landingPage: false,
     graphiql: { title: "crawlq", defaultQuery: EXAMPLE_OPERATION, subscriptionsProtocol: "WS" },
+    renderGraphiQL: graphiqlRenderer(webFiles),
     maskedErrors: { maskError: errorMasker(logger), isDev: false },
     // No Upload scalar: the multipart (file upload) request parser only adds ways to fail (found by fuzzing:
     // a malformed "map" field was a 500).
