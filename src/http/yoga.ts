@@ -12,6 +12,10 @@ import { corsOption, createRequestGuard, useRequestGuard, type RequestGuardOptio
 import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
+import type { Metrics } from "../observability/metrics.js";
+import { currentRequestId, newRequestId } from "../observability/request-id.js";
+import { useMetrics } from "./metrics.js";
+import { useRequestId } from "./request-id.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -40,7 +44,8 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
 /**
  * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables, the
  * limits) pass through. Both are the client's doing and are logged at debug, without a stack. Everything
- * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client.
+ * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client; the
+ * masked error carries the request's id (`extensions.requestId`), which its log line carries too.
  */
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
@@ -58,8 +63,17 @@ function errorMasker(logger: Logger) {
       logger.debug({ code: error.extensions?.["code"], message: error.message }, "client error in a GraphQL operation");
       return error;
     }
-    logger.error({ err: original ?? error }, "unexpected error in a GraphQL operation");
-    return maskError(error, message, isDev);
+    const requestId = currentRequestId() ?? newRequestId();
+    logger.error({ err: original ?? error, requestId }, "unexpected error in a GraphQL operation");
+    const masked = maskError(error, message, isDev);
+    if (!isGraphQLError(masked)) return masked;
+    return createGraphQLError(masked.message, {
+      nodes: masked.nodes,
+      source: masked.source,
+      positions: masked.positions,
+      path: masked.path,
+      extensions: { ...masked.extensions, requestId },
+    });
   };
 }
 
@@ -131,6 +145,8 @@ export interface YogaOptions {
   guard: RequestGuardOptions;
   maxRequestBodyBytes: number;
   limits: GraphQLLimits;
+  /** Served at /metrics and told of every operation; null: CRAWLQ_METRICS=0. */
+  metrics?: Metrics | null;
 }
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
@@ -152,8 +168,10 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
     maxRequestBodySize: options.maxRequestBodyBytes,
     parserAndValidationCache: boundedParserCache(),
     plugins: [
+      useRequestId(),
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
+      ...(options.metrics ? [useMetrics(options.metrics)] : []),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),
