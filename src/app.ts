@@ -17,7 +17,6 @@ import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
 import { Quota } from "./limits/quotas.js";
 import { RateLimits } from "./limits/rate-limits.js";
 import { Metrics } from "./observability/metrics.js";
-import { outsideRequest } from "./observability/request-id.js";
 import { observeTasks } from "./observability/task-observer.js";
 import { TaskLifecycle } from "./tasks/task-lifecycle.js";
 import { TaskService } from "./tasks/task-service.js";
@@ -119,8 +118,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       respectRobots: config.politeness.respectRobots,
     },
     allowRobotsOverride: config.politeness.allowRobotsOverride,
-    // The pump it may start outlives the request: not logged under the request's id.
-    onSubmitted: () => outsideRequest(() => dispatcher.wake()),
+    onSubmitted: () => dispatcher.wake(),
     quotas: {
       waits: new Quota("TOO_MANY_WAITS", "blocking waits (result, batch, crawl)", config.quotas.waits),
       streams: new Quota("TOO_MANY_SUBSCRIPTIONS", "taskDone subscriptions", config.quotas.subscriptions),

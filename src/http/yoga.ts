@@ -13,9 +13,8 @@ import { useHealthEndpoints, type ReadinessCheck } from "./health.js";
 import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { useCodedRequestErrors } from "./coded-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import { currentRequestId, newRequestId } from "../observability/request-id.js";
 import { useMetrics } from "./metrics.js";
-import { useRequestId } from "./request-id.js";
+import { newRequestId, requestIdOf, useRequestIds } from "./request-id.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -52,7 +51,10 @@ function errorMasker(logger: Logger) {
     const original = isGraphQLError(error) ? error.originalError : error;
     if (original instanceof CrawlqError) {
       // From a resolver (a GraphQLError wrapping ours, with its path) or from building the context (ours).
-      logger.debug({ code: original.code, message: original.message }, "client error in a GraphQL operation");
+      logger.debug(
+        { code: original.code, message: original.message, requestId: requestIdOf(error) },
+        "client error in a GraphQL operation",
+      );
       return createGraphQLError(original.message, {
         nodes: isGraphQLError(error) ? error.nodes : undefined,
         path: isGraphQLError(error) ? error.path : undefined,
@@ -60,10 +62,14 @@ function errorMasker(logger: Logger) {
       });
     }
     if (isClientError(error)) {
-      logger.debug({ code: error.extensions?.["code"], message: error.message }, "client error in a GraphQL operation");
+      logger.debug(
+        { code: error.extensions?.["code"], message: error.message, requestId: requestIdOf(error) },
+        "client error in a GraphQL operation",
+      );
       return error;
     }
-    const requestId = currentRequestId() ?? newRequestId();
+    // The operation's id; an error raised outside any operation (building its context) gets one of its own.
+    const requestId = requestIdOf(error) ?? newRequestId();
     logger.error({ err: original ?? error, requestId }, "unexpected error in a GraphQL operation");
     const masked = maskError(error, message, isDev);
     if (!isGraphQLError(masked)) return masked;
@@ -108,7 +114,7 @@ function isGraphQLError(error: unknown): error is GraphQLError {
 }
 
 /** What the per-request context is built from: the parts every request shares. */
-export type SharedContext = Omit<GraphQLContext, "caller" | "signal">;
+export type SharedContext = Omit<GraphQLContext, "caller" | "signal" | "requestId">;
 
 /**
  * The initial context Yoga hands the factory: its own for HTTP and SSE (the request), ours for a
@@ -161,14 +167,19 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
           ? initial.caller
           : await authenticate(access.keys, bearerToken(initial.request?.headers.get("authorization")));
       await access.rateLimits.operation(caller);
-      return { ...shared, caller, signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED) };
+      return {
+        ...shared,
+        caller,
+        signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED),
+        requestId: newRequestId(),
+      };
     },
     graphqlEndpoint: "/graphql",
     cors: corsOption(guard, options.guard.corsOrigins),
     maxRequestBodySize: options.maxRequestBodyBytes,
     parserAndValidationCache: boundedParserCache(),
     plugins: [
-      useRequestId(),
+      useRequestIds(),
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       ...(options.metrics ? [useMetrics(options.metrics)] : []),

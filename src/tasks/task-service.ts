@@ -45,6 +45,8 @@ export interface BatchOutcome {
 export interface CallContext {
   caller: Caller | null;
   signal?: AbortSignal;
+  /** The request's id, for log lines. */
+  requestId?: string;
 }
 
 /** What a client may ask of a submission; anything left out takes the operator's default. */
@@ -95,7 +97,7 @@ export class TaskService {
     await this.#deps.rateLimits.urls(call.caller, checked.length);
     const submission = await this.#deps.lifecycle.submit(checked, options, call.caller?.keyId ?? null);
     this.#deps.logger.info(
-      { submissionId: submission.id, urls: submission.tasks.length, key: call.caller?.name ?? null },
+      { submissionId: submission.id, urls: submission.tasks.length, key: call.caller?.name ?? null, requestId: call.requestId },
       "submission accepted",
     );
     this.#deps.onSubmitted();

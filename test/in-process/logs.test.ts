@@ -80,22 +80,44 @@ describe("request ids", () => {
         expect(JSON.stringify(body)).not.toMatch(/disk|secret|stack/);
       }
       expect(first.errors[0].extensions.requestId).not.toBe(second.errors[0].extensions.requestId);
-      // Every line logged while the request was served carries its id.
-      const ids = new Set(lines.map((l) => l.requestId));
-      expect(ids).toEqual(new Set([first.errors[0].extensions.requestId, second.errors[0].extensions.requestId]));
     } finally {
       app.service.countByStatus = countByStatus;
     }
   });
 
-  it("a client's error carries no requestId (it is not masked)", async () => {
+  it("a client's error is answered without one (it is not masked) and logged at debug with it", async () => {
     const body = await send("query { result(id: \"999\", timeoutMs: 0) { id } }");
     expect(body.errors[0].extensions).toEqual({ code: "NOT_FOUND", ids: ["999"] });
+    const [line] = lines.filter((l) => l.msg === "client error in a GraphQL operation");
+    expect(line).toMatchObject({ level: 20, code: "NOT_FOUND" });
+    expect(line!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("over WebSocket too, each operation has its own", async () => {
+    const url = await app.listen();
+    const { createClient } = await import("graphql-ws");
+    const { WebSocket } = await import("ws");
+    const client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const countByStatus = app.service.countByStatus;
+    app.service.countByStatus = async () => {
+      throw new Error("the disk is on fire");
+    };
+    try {
+      const errors = await new Promise<any[]>((resolve, reject) =>
+        client.subscribe({ query: "{ pool { pending } }" }, { next: (r) => resolve(r.errors as any[]), error: reject, complete: () => {} }),
+      );
+      expect(errors[0].message).toBe("Unexpected error.");
+      const [line] = lines.filter((l) => l.level === 50);
+      expect(line!.requestId).toBe(errors[0].extensions.requestId);
+    } finally {
+      app.service.countByStatus = countByStatus;
+      await client.dispose();
+    }
   });
 });
 
 describe("task lines", () => {
-  it("one info line per submission; one debug line per terminal transition, under no request's id", async () => {
+  it("one info line per submission (with its request's id); one debug line per terminal transition", async () => {
     const body = await send(
       `mutation($urls: [String!]!) { submitCrawl(urls: $urls) { id tasks { id } } }`,
       { urls: [site.url("/page/1"), site.url("/status/404")] },
@@ -114,8 +136,7 @@ describe("task lines", () => {
       { level: 20, taskId: page, status: "SUCCEEDED", code: null },
       { level: 20, taskId: notFound, status: "FAILED", code: "HTTP_STATUS" },
     ]);
-    // The dispatcher's work outlives the submitting request: its lines are not attributed to it.
-    for (const line of finished) expect(line.requestId).toBeUndefined();
+
   });
 });
 
