@@ -16,16 +16,18 @@ export function useMetrics(metrics: Metrics): Plugin {
   const validating = new WeakMap<object, OperationType>();
   const rejected = (context: object | undefined) => metrics.operation((context && validating.get(context)) ?? "unknown", "rejected");
   return {
-    async onRequest({ request, url, endResponse }) {
+    // Not async: every other request passes without a promise.
+    onRequest({ request, url, endResponse }) {
       if (url.pathname !== "/metrics") return;
       if (request.method !== "GET" && request.method !== "HEAD") {
         return endResponse(new Response(null, { status: 405, headers: { allow: "GET, HEAD" } }));
       }
-      const body = await metrics.scrape();
-      endResponse(
-        new Response(request.method === "HEAD" ? null : body, {
-          headers: { "content-type": metrics.contentType, "cache-control": "no-store" },
-        }),
+      return metrics.scrape().then((body) =>
+        endResponse(
+          new Response(request.method === "HEAD" ? null : body, {
+            headers: { "content-type": metrics.contentType, "cache-control": "no-store" },
+          }),
+        ),
       );
     },
     instrumentation: {
