@@ -2,7 +2,7 @@
 # Three stages: build (npm ci, with the native better-sqlite3 build; its postinstall builds dist/ as CI
 # does, so every folder tsconfig.build.json includes is copied in), prune (drops dev dependencies), runtime.
 
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary can be fetched.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -21,7 +21,7 @@ RUN npm ci
 FROM build AS prune
 RUN npm prune --omit=dev
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 # Listening on every interface, the service starts only once an API key exists (or with CRAWLQ_ALLOW_OPEN=1):
 #   docker run --rm -v crawlq-data:/data crawlq node dist/src/cli/main.js keys create NAME --admin
 ENV NODE_ENV=production \
@@ -39,5 +39,6 @@ VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node directly (not npm start) so SIGTERM reaches the service; it applies migrations itself.
+# node directly: SIGTERM from the runtime reaches the service with no npm in between (npm start would exec
+# the same command); it applies migrations itself.
 CMD ["node", "--max-old-space-size=256", "dist/src/main.js"]

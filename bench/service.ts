@@ -12,12 +12,14 @@ const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
- * The command `npm start` runs (package.json "start", e.g. `node dist/src/main.js`), as [node options...,
+ * The command `npm start` runs (package.json "start", e.g. `exec node dist/src/main.js`), as [node options...,
  * script], so the benchmark starts the service exactly as an operator does, node flags included.
  */
 export function startCommand(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(projectRoot, "package.json"), "utf8")) as { scripts?: { start?: string } };
   const words = (pkg.scripts?.start ?? "node dist/src/main.js").trim().split(/\s+/);
+  // `exec node ...`: the shell npm runs becomes node, so signals reach it (see the README's "Operating").
+  if (words[0] === "exec") words.shift();
   if (words[0] !== "node") throw new Error(`cannot run the start script without a shell: ${pkg.scripts?.start}`);
   return words.slice(1).map((w) => (w.endsWith(".js") && !w.startsWith("-") ? path.resolve(projectRoot, w) : w));
 }

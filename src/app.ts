@@ -16,9 +16,11 @@ import type { KeyStore } from "./auth/api-keys.js";
 import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
 import { Quota } from "./limits/quotas.js";
 import { RateLimits } from "./limits/rate-limits.js";
+import { Metrics } from "./observability/metrics.js";
+import { observeTasks } from "./observability/task-observer.js";
 import { TaskLifecycle } from "./tasks/task-lifecycle.js";
 import { TaskService } from "./tasks/task-service.js";
-import type { TaskStore } from "./tasks/task-store.js";
+import { ALL_TASKS, type TaskStore } from "./tasks/task-store.js";
 
 export interface App {
   /** The GraphQL API; `yoga.fetch` serves it in-process, with no socket. */
@@ -67,8 +69,20 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
 export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
   const { store, bus, keys } = backends ?? (await openBackends(config));
   checkExposure(config, await keys.anyActive());
-  // This process's name on its claims: only it may end or requeue them.
-  const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID() });
+  // Metrics (CRAWLQ_METRICS): the gauges are read when /metrics is scraped, from what is built below.
+  const metrics: Metrics | null = config.metrics
+    ? new Metrics({
+        countByStatus: () => store.countByStatus(ALL_TASKS),
+        inFlight: () => dispatcher?.inFlight ?? 0,
+        capacity: config.pool.maxInFlight,
+        threads: config.pool.threads,
+        openStreams: (): number => service.openStreams,
+        openWaits: (): number => service.openWaits,
+      })
+    : null;
+  // This process's name on its claims: only it may end or requeue them. The observer gets metrics and
+  // the debug line of each terminal transition.
+  const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID(), observer: observeTasks(logger, metrics) });
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
   // against the gate's robots cache), hence the late-bound call.
   const checkRedirect: RedirectCheck = (url) => gate.checkRedirect(url);
@@ -111,6 +125,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       subscriberBuffer: config.quotas.subscriberBuffer,
     },
     rateLimits,
+    logger,
   });
   const yoga = buildYoga(
     buildSchema(config.limits),
@@ -130,6 +145,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       guard: httpGuard(config),
       maxRequestBodyBytes: config.http.maxRequestBodyBytes,
       limits: config.graphql,
+      metrics,
     },
   );
   const server = new HttpServer(yoga, {

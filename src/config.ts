@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseEnv } from "node:util";
 import { z } from "zod";
 import { parseAllowList } from "./crawler/address-guard.js";
 import { isLoopbackHost, normaliseOrigin } from "./http/request-guard.js";
@@ -67,18 +69,40 @@ const envSchema = z.object({
   CRAWLQ_GRAPHQL_MAX_TOKENS: int(100, 10_000_000).optional(),
   CRAWLQ_GRAPHQL_MAX_COST: int(1).default(50_000),
   CRAWLQ_GRAPHQL_MAX_VARIABLES: int(0, 100_000).default(100),
+  CRAWLQ_METRICS: flag.default(true),
   /** Diagnostics for the benchmark: on SIGUSR2, print the store's statement counts on stdout. */
   CRAWLQ_DEBUG_COUNTERS: flag.default(false),
 });
 
 export type Config = ReturnType<typeof toConfig>;
 
+/** The name of every setting (each is listed, with its default, in `.env.example`). */
+export const SETTING_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
 export class ConfigError extends Error {
   readonly code = "CONFIG";
 }
 
-/** Reads and validates the environment once; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * The environment the service reads: the real one, plus the variables of `file` (`.env` in the working
+ * directory, when there is one) that the real environment does not set. Nothing is written to process.env.
+ */
+export function environment(file = ".env", env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return env;
+    throw new ConfigError(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  return { ...parseEnv(text), ...env };
+}
+
+/**
+ * Reads and validates the environment once (by default the real one and `.env`: see {@link environment});
+ * throws ConfigError naming every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
   // Empty strings mean "unset", as shells and compose files often pass them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = envSchema.safeParse(present);
@@ -183,6 +207,8 @@ function toConfig(e: z.infer<typeof envSchema>) {
       maxVariables: e.CRAWLQ_GRAPHQL_MAX_VARIABLES,
     },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
+    /** CRAWLQ_METRICS: Prometheus metrics at /metrics. */
+    metrics: e.CRAWLQ_METRICS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
   return config;

@@ -1,6 +1,6 @@
 /**
- * Process entry: config → database lock → migrations → app → "listening on ..."; SIGTERM/SIGINT → graceful stop
- * (a second signal forces the exit).
+ * Process entry: config (the environment, then `.env` in the working directory) → database lock → migrations →
+ * app → "listening on ..."; SIGTERM/SIGINT → graceful stop (a second signal forces the exit).
  */
 import { startApp } from "./app.js";
 import { SqliteKeyStore } from "./auth/sqlite-key-store.js";

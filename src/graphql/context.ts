@@ -10,4 +10,6 @@ export interface GraphQLContext {
   caller: Caller | null;
   /** Aborts when the client goes away (HTTP request closed, WebSocket closed): waits end with it. */
   signal: AbortSignal;
+  /** This request's (or WebSocket operation's) id, for log lines and masked errors (extensions.requestId). */
+  requestId: string;
 }

@@ -16,6 +16,9 @@ import { useSharedSubscriptionExecution } from "./shared-execution.js";
 import { graphiqlRenderer, GRAPHIQL_TEMPLATE, useGraphiQLAssets } from "./graphiql.js";
 import { useSingleConnectionSse } from "./graphql-sse.js";
 import { StaticFiles, useStaticFiles } from "./static-files.js";
+import type { Metrics } from "../observability/metrics.js";
+import { useMetrics } from "./metrics.js";
+import { newRequestId, requestIdOf, useRequestIds } from "./request-id.js";
 
 const EXAMPLE_OPERATION = `# Submit two pages, then watch them finish (run "Watch" in a second tab, or use Collect).
 mutation Submit {
@@ -44,14 +47,18 @@ query Pool { pool { threads concurrencyPerThread running pending succeeded faile
 /**
  * Our errors keep their message and get `extensions.code`; GraphQL's own (validation, bad variables, the
  * limits) pass through. Both are the client's doing and are logged at debug, without a stack. Everything
- * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client.
+ * else is unexpected: logged at error level and masked, so no internals or stack traces reach a client; the
+ * masked error carries the request's id (`extensions.requestId`), which its log line carries too.
  */
 function errorMasker(logger: Logger) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const original = isGraphQLError(error) ? error.originalError : error;
     if (original instanceof CrawlqError) {
       // From a resolver (a GraphQLError wrapping ours, with its path) or from building the context (ours).
-      logger.debug({ code: original.code, message: original.message }, "client error in a GraphQL operation");
+      logger.debug(
+        { code: original.code, message: original.message, requestId: requestIdOf(error) },
+        "client error in a GraphQL operation",
+      );
       return createGraphQLError(original.message, {
         nodes: isGraphQLError(error) ? error.nodes : undefined,
         path: isGraphQLError(error) ? error.path : undefined,
@@ -59,11 +66,24 @@ function errorMasker(logger: Logger) {
       });
     }
     if (isClientError(error)) {
-      logger.debug({ code: error.extensions?.["code"], message: error.message }, "client error in a GraphQL operation");
+      logger.debug(
+        { code: error.extensions?.["code"], message: error.message, requestId: requestIdOf(error) },
+        "client error in a GraphQL operation",
+      );
       return error;
     }
-    logger.error({ err: original ?? error }, "unexpected error in a GraphQL operation");
-    return maskError(error, message, isDev);
+    // The operation's id; an error raised outside any operation (building its context) gets one of its own.
+    const requestId = requestIdOf(error) ?? newRequestId();
+    logger.error({ err: original ?? error, requestId }, "unexpected error in a GraphQL operation");
+    const masked = maskError(error, message, isDev);
+    if (!isGraphQLError(masked)) return masked;
+    return createGraphQLError(masked.message, {
+      nodes: masked.nodes,
+      source: masked.source,
+      positions: masked.positions,
+      path: masked.path,
+      extensions: { ...masked.extensions, requestId },
+    });
   };
 }
 
@@ -93,7 +113,7 @@ function isClientError(error: unknown): error is GraphQLError {
 
 
 /** What the per-request context is built from: the parts every request shares. */
-export type SharedContext = Omit<GraphQLContext, "caller" | "signal">;
+export type SharedContext = Omit<GraphQLContext, "caller" | "signal" | "requestId">;
 
 /**
  * The initial context Yoga hands the factory: its own for HTTP and SSE (the request), ours for a
@@ -130,6 +150,8 @@ export interface YogaOptions {
   guard: RequestGuardOptions;
   maxRequestBodyBytes: number;
   limits: GraphQLLimits;
+  /** Served at /metrics and told of every operation; null: CRAWLQ_METRICS=0. */
+  metrics?: Metrics | null;
 }
 
 export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: Access, logger: Logger, options: YogaOptions) {
@@ -146,13 +168,19 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
           ? initial.caller
           : await authenticate(access.keys, bearerToken(initial.request?.headers.get("authorization")));
       await access.rateLimits.operation(caller);
-      return { ...shared, caller, signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED) };
+      return {
+        ...shared,
+        caller,
+        signal: sharedByItsWaits(initial.signal ?? initial.request?.signal ?? NEVER_ABORTED),
+        requestId: newRequestId(),
+      };
     },
     graphqlEndpoint: "/graphql",
     cors: corsOption(guard, options.guard.corsOrigins),
     maxRequestBodySize: options.maxRequestBodyBytes,
     parserAndValidationCache: boundedParserCache(),
     plugins: [
+      useRequestIds(),
       useHealthEndpoints(options.ready),
       useRequestGuard(guard, options.guard.corsOrigins.length > 0),
       useResultExports(shared.service, access),
@@ -161,6 +189,7 @@ export function buildYoga(schema: GraphQLSchema, shared: SharedContext, access: 
       useStaticFiles(webFiles),
       useGraphiQLAssets(),
       useSingleConnectionSse({ endpoint: "/graphql", keys: access.keys, maxRequestBodyBytes: options.maxRequestBodyBytes, logger }),
+      ...(options.metrics ? [useMetrics(options.metrics)] : []),
       useGenericRequestErrors(),
       useCodedRequestErrors(),
       ...useGraphQLLimits(options.limits),

@@ -4,6 +4,17 @@ import { isTerminal } from "./task-state.js";
 import type { AttemptOutcome, ClaimCandidate, ClaimedTask, TaskStore } from "./task-store.js";
 import type { CheckedUrl } from "./validate-urls.js";
 
+/**
+ * Told of committed transitions, after they are published: what metrics and logs need of the lifecycle.
+ * Called on the completion path, so it must be cheap and must not throw.
+ */
+export interface LifecycleObserver {
+  /** Tasks that reached a terminal state, as published: one call per write. */
+  ended(tasks: readonly Task[]): void;
+  /** Attempts that failed and will be tried again later (RUNNING → PENDING), `count` in one write. */
+  retried(count: number): void;
+}
+
 export interface ClaimOptions {
   limit: number;
   skipHosts: ReadonlySet<string>;
@@ -21,13 +32,15 @@ export class TaskLifecycle {
   readonly #store: TaskStore;
   readonly #bus: CompletionBus;
   readonly #clock: () => number;
+  readonly #observer: LifecycleObserver | undefined;
   readonly owner: string;
 
-  constructor(deps: { store: TaskStore; bus: CompletionBus; owner: string; clock?: () => number }) {
+  constructor(deps: { store: TaskStore; bus: CompletionBus; owner: string; clock?: () => number; observer?: LifecycleObserver }) {
     this.#store = deps.store;
     this.#bus = deps.bus;
     this.owner = deps.owner;
     this.#clock = deps.clock ?? Date.now;
+    this.#observer = deps.observer;
   }
 
   /** Creates the submission's tasks in the initial state, owned by `ownerKeyId`, all in one transaction. */
@@ -45,7 +58,13 @@ export class TaskLifecycle {
    * each fenced by this instance's claim. Returns the rows written; the terminal ones are published.
    */
   async finishAttempts(outcomes: readonly AttemptOutcome[]): Promise<Task[]> {
-    return this.#published(await this.#store.finishAttempts(this.owner, outcomes, this.#clock()));
+    const written = await this.#store.finishAttempts(this.owner, outcomes, this.#clock());
+    if (this.#observer) {
+      let retried = 0;
+      for (const task of written) if (task.status === "PENDING") retried++;
+      if (retried > 0) this.#observer.retried(retried);
+    }
+    return this.#published(written);
   }
 
   /** reject: PENDING → FAILED without an attempt (robots.txt disallows the URL). */
@@ -56,7 +75,11 @@ export class TaskLifecycle {
   /** cancel: PENDING → CANCELLED; null when the task is not PENDING (it is then left as it stands). */
   async cancel(id: number): Promise<Task | null> {
     const cancelled = await this.#store.cancel(id, this.#clock());
-    if (cancelled) this.#bus.publish([cancelled]);
+    if (cancelled) {
+      const ended = [cancelled];
+      this.#bus.publish(ended);
+      this.#observer?.ended(ended);
+    }
     return cancelled;
   }
 
@@ -72,7 +95,10 @@ export class TaskLifecycle {
 
   #published(written: Task[]): Task[] {
     const ended = written.filter((t) => isTerminal(t.status));
-    if (ended.length > 0) this.#bus.publish(ended);
+    if (ended.length > 0) {
+      this.#bus.publish(ended);
+      this.#observer?.ended(ended);
+    }
     return written;
   }
 }

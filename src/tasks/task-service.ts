@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import { LRUCache } from "lru-cache";
+import type { Logger } from "pino";
 import type { Caller } from "../auth/api-keys.js";
 import type { CompletionBus, DoneSelection } from "./completion-bus.js";
 import type { Quota } from "../limits/quotas.js";
@@ -44,6 +45,8 @@ export interface BatchOutcome {
 export interface CallContext {
   caller: Caller | null;
   signal?: AbortSignal;
+  /** The request's id, for log lines. */
+  requestId?: string;
 }
 
 /** What a client may ask of a submission; anything left out takes the operator's default. */
@@ -63,6 +66,8 @@ export interface TaskServiceDeps {
   /** What a caller may hold open at once, and how far a stream may fall behind. */
   quotas: { waits: Quota; streams: Quota; subscriberBuffer: number };
   rateLimits: RateLimits;
+  /** One info line per accepted submission. */
+  logger: Logger;
 }
 
 /**
@@ -91,6 +96,10 @@ export class TaskService {
     const options = this.#options(request);
     await this.#deps.rateLimits.urls(call.caller, checked.length);
     const submission = await this.#deps.lifecycle.submit(checked, options, call.caller?.keyId ?? null);
+    this.#deps.logger.info(
+      { submissionId: submission.id, urls: submission.tasks.length, key: call.caller?.name ?? null, requestId: call.requestId },
+      "submission accepted",
+    );
     this.#deps.onSubmitted();
     return submission;
   }
@@ -266,6 +275,16 @@ export class TaskService {
   /** Open waits and subscriptions (a leak shows here). */
   get openFeeds(): number {
     return this.#feeds.size;
+  }
+
+  /** Open taskDone subscriptions. */
+  get openStreams(): number {
+    return this.#deps.quotas.streams.total;
+  }
+
+  /** Open blocking waits (result, batch, crawl). */
+  get openWaits(): number {
+    return this.#deps.quotas.waits.total;
   }
 
   /**
