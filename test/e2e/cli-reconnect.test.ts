@@ -45,7 +45,6 @@ describe("crawlq submit --output across a service restart", () => {
 
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(code).toBe(0);
-    expect(stderr).toMatch(/^crawlq: connection lost; reconnecting$/m);
     expect(stderr).toMatch(/^crawlq: reconnected$/m);
     expect(stderr).toMatch(new RegExp(`^crawlq: ${TASKS / 1000},000 tasks done in .*: ${TASKS / 1000},000 succeeded, 0 failed, 0 cancelled$`, "m"));
     const written = parseJsonLines(readFileSync(output, "utf8"));
@@ -67,11 +66,14 @@ describe("crawlq submit --output across a service restart", () => {
   }, 60_000);
 
   it("SIGKILL, then a new process: graphql-ws reconnects and resubscribes; each task is written once", async () => {
-    await submitThrough("kill", async () => {
+    const stderr = await submitThrough("kill", async () => {
       const port = new URL(service.url).port;
       service.process.kill("SIGKILL");
       await service.exited;
       await start(Number(port));
     });
+    // (After a SIGTERM the server first ends the stream, so whether the CLI also sees the socket drop while
+    // following depends on timing: only the SIGKILL case is sure to.)
+    expect(stderr).toMatch(/^crawlq: connection lost; reconnecting$/m);
   }, 60_000);
 });
