@@ -58,7 +58,51 @@ export function useGraphQLLimits(limits: GraphQLLimits): Plugin[] {
     maxDirectives: { n: limits.maxDirectives, onReject: [rejectWith(LIMIT_CODES.maxDirectives)] },
     costLimit: { maxCost: limits.maxCost, onReject: [rejectWith(LIMIT_CODES.maxCost)] },
   });
-  return [armor as Plugin, useMaxVariables(limits.maxVariables)];
+  return [useNestingBeforeParse(limits.maxDepth), armor as Plugin, useMaxVariables(limits.maxVariables)];
+}
+
+/**
+ * graphql-js parses recursively, so a document nested a few thousand levels deep (within the token limit)
+ * overflows the stack before graphql-armor's depth limit, which needs the parsed document, can look. This
+ * scans the text first: braces, parentheses and brackets nested deeper than four times the depth limit
+ * (arguments and list values nest too) are refused as MAX_DEPTH_EXCEEDED.
+ */
+function useNestingBeforeParse(maxDepth: number): Plugin {
+  const limit = Math.max(64, maxDepth * 4);
+  return {
+    onParse({ params }) {
+      const source = typeof params.source === "string" ? params.source : params.source.body;
+      const depth = maxNesting(source, limit);
+      if (depth > limit) throw limitError(LIMIT_CODES.maxDepth, `Nesting of more than ${limit} levels in the operation text.`);
+    },
+  };
+}
+
+/** The deepest nesting of `{ ( [` outside strings and comments, counting stops just past `stopAbove`. */
+export function maxNesting(text: string, stopAbove: number): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x23 /* # */) {
+      while (i < text.length && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
+    } else if (c === 0x22 /* " */) {
+      const block = text.startsWith('"""', i);
+      i += block ? 3 : 1;
+      while (i < text.length) {
+        const d = text.charCodeAt(i);
+        if (block ? text.startsWith('"""', i) && text.charCodeAt(i - 1) !== 0x5c : d === 0x22) break;
+        if (!block && d === 0x5c /* \ */) i++;
+        i++;
+      }
+      if (block) i += 2;
+    } else if (c === 0x7b || c === 0x28 || c === 0x5b) {
+      if (++depth > deepest && (deepest = depth) > stopAbove) return deepest;
+    } else if (c === 0x7d || c === 0x29 || c === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 /**
