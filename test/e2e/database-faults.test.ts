@@ -2,10 +2,11 @@ import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
-import { startService } from "../helpers/service.js";
+import { startService, type RunningService } from "../helpers/service.js";
 import { SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
 
 /**
@@ -37,6 +38,28 @@ describe("a database whose disk fills up and then has space again", () => {
   };
   const freeDisk = () => rmSync(filler(), { force: true });
 
+  /**
+   * Starts the service on a database in the tmpfs, runs `body` with it and a graphql-ws client, and always
+   * frees the disk and stops both; a failure carries the service's last output.
+   */
+  async function withServiceOnTmpfs(
+    file: string,
+    env: Record<string, string>,
+    body: (service: RunningService, client: Client) => Promise<void>,
+  ): Promise<void> {
+    const service = await startService(`file:${path.join(mountPoint, file)}`, { ...env, LOG_LEVEL: "warn" });
+    const client = wsClient(service.url);
+    try {
+      await body(service, client);
+    } catch (error) {
+      throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
+    } finally {
+      freeDisk();
+      await client.dispose();
+      await service.stop();
+    }
+  }
+
   beforeAll(async () => {
     site = await startFixtureSite();
     mountPoint = mkdtempSync(path.join(tmpdir(), "crawlq-ro-"));
@@ -50,12 +73,7 @@ describe("a database whose disk fills up and then has space again", () => {
   });
 
   it("resumes by itself once writable, with every task finished exactly once", { timeout: 60_000 }, async () => {
-    const service = await startService(`file:${path.join(mountPoint, "crawlq.db")}`, {
-      CRAWLQ_PER_HOST_CONCURRENCY: "4",
-      LOG_LEVEL: "warn",
-    });
-    const client = wsClient(service.url);
-    try {
+    await withServiceOnTmpfs("crawlq.db", { CRAWLQ_PER_HOST_CONCURRENCY: "4" }, async (service, client) => {
       const urls = Array.from({ length: 120 }, (_, i) => site.url(`/slow?ms=40&ro=${i}`));
       const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
       const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
@@ -72,23 +90,11 @@ describe("a database whose disk fills up and then has space again", () => {
       expect(ids).toHaveLength(120);
       expect(stream.items.every((t) => t.status === "SUCCEEDED")).toBe(true);
       expect(service.process.exitCode).toBeNull();
-    } catch (error) {
-      throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
-    } finally {
-      freeDisk();
-      await client.dispose();
-      await service.stop();
-    }
+    });
   });
 
   it("a claim that fails on a full disk gives its host slots back: the host runs again once there is space", { timeout: 60_000 }, async () => {
-    const service = await startService(`file:${path.join(mountPoint, "claims.db")}`, {
-      CRAWLQ_PER_HOST_CONCURRENCY: "4",
-      CRAWLQ_RETRY_BASE_MS: "1500",
-      LOG_LEVEL: "warn",
-    });
-    const client = wsClient(service.url);
-    try {
+    await withServiceOnTmpfs("claims.db", { CRAWLQ_PER_HOST_CONCURRENCY: "4", CRAWLQ_RETRY_BASE_MS: "1500" }, async (service, client) => {
       const urls = Array.from({ length: 8 }, (_, i) => site.url(`/flaky/claims-${i}?fail=1&status=503`));
       const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
       const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
@@ -107,12 +113,6 @@ describe("a database whose disk fills up and then has space again", () => {
       await stream.completed;
       expect(stream.items.map((t) => t.status)).toEqual(Array(8).fill("SUCCEEDED"));
       expect(new Set(stream.items.map((t) => t.id)).size).toBe(8);
-    } catch (error) {
-      throw new Error(`${String(error)}\nservice output:\n${service.output().slice(-4000)}`);
-    } finally {
-      freeDisk();
-      await client.dispose();
-      await service.stop();
-    }
+    });
   });
 });
