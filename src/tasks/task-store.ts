@@ -78,6 +78,11 @@ export interface TaskStore {
   /** Keyset pagination in id (submission) order, optionally of one status or one submission. */
   listTasks(page: TaskPage): Promise<Task[]>;
   countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>>;
+  /**
+   * Terminal tasks (every scope) whose finishedAt is at or after `since`, in (finishedAt, id) order, at
+   * most `limit`: a cross-process completion bus's catch-up read after its event connection dropped.
+   */
+  listFinishedSince(since: number, limit: number): Promise<Task[]>;
   /** Earliest time a PENDING task that is not runnable yet (retry backoff) becomes runnable, or null. */
   nextRunAt(now: number): Promise<number | null>;
 

@@ -215,6 +215,10 @@ export class FlakyStore implements TaskStore {
   countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     return this.inner.countByStatus(scope);
   }
+  listFinishedSince(since: number, limit: number): Promise<Task[]> {
+    return this.inner.listFinishedSince(since, limit);
+  }
+
   async nextRunAt(now: number): Promise<number | null> {
     await this.#pausedAt("nextRunAt");
     return this.inner.nextRunAt(now);

@@ -216,6 +216,11 @@ export class SqliteTaskStore implements TaskStore {
     return counts;
   }
 
+  async listFinishedSince(since: number, limit: number): Promise<Task[]> {
+    this.#count("listFinishedSince");
+    return this.#sql.listFinishedSince.all(since, limit).map(toTask);
+  }
+
   async nextRunAt(now: number): Promise<number | null> {
     this.#count("nextRunAt");
     return this.#sql.nextRunAt.get(now)?.next ?? null;

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Task as TaskModel } from "../../../generated/prisma/client.js";
-import { INITIAL_STATUS, TRANSITIONS, type TransitionName } from "../../task-state.js";
+import { INITIAL_STATUS, TERMINAL_STATUSES, TRANSITIONS, type TransitionName } from "../../task-state.js";
 
 /**
  * A Task row as better-sqlite3 returns it: the Prisma model's columns (one shape, from schema.prisma), with
@@ -74,6 +74,10 @@ export function prepareStatements(db: Database.Database) {
          FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
         WHERE t.status = 'PENDING' AND t.runAt <= ?
         ORDER BY t.id LIMIT ?`,
+    ),
+    listFinishedSince: task(
+      `SELECT * FROM Task WHERE finishedAt >= ? AND status IN (${TERMINAL_STATUSES.map((t) => `'${t}'`).join(",")})
+        ORDER BY finishedAt, id LIMIT ?`,
     ),
     nextRunAt: db.prepare<unknown[], { next: number | null }>(
       `SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`,
