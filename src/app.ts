@@ -9,11 +9,9 @@ import type { Logger } from "./logger.js";
 import { CrawlPool } from "./pool/crawl-pool.js";
 import { Dispatcher } from "./pool/dispatcher.js";
 import { HostGate } from "./pool/host-gate.js";
-import { InProcessCompletionBus } from "./tasks/bus/in-process-bus.js";
 import type { CompletionBus } from "./tasks/completion-bus.js";
-import { SqliteTaskStore } from "./tasks/store/sqlite/sqlite-task-store.js";
-import type { KeyStore } from "./auth/api-keys.js";
-import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
+import { backendFor, type Backends } from "./backends/index.js";
+import { InstanceLease } from "./cluster/instance-lease.js";
 import { Quota } from "./limits/quotas.js";
 import { RateLimits } from "./limits/rate-limits.js";
 import { Metrics } from "./observability/metrics.js";
@@ -34,22 +32,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** The backend implementations, chosen here and nowhere else. */
-export interface Backends {
-  store: TaskStore;
-  bus: CompletionBus;
-  keys: KeyStore;
-}
-
-/** SQLite (the embedded default) with the in-process completion bus; API keys in the same file. */
-export async function openBackends(config: Config): Promise<Backends> {
-  return {
-    store: await SqliteTaskStore.open(config.databaseUrl, config.sqliteSynchronous),
-    bus: new InProcessCompletionBus(),
-    keys: new SqliteKeyStore(config.databaseUrl),
-  };
-}
-
 /** The Host and Origin checks' settings, shared by Yoga (HTTP, SSE) and the WebSocket server. */
 function httpGuard(config: Config) {
   return { bindHost: config.host, corsOrigins: config.http.corsOrigins, allowedHosts: config.http.allowedHosts };
@@ -62,12 +44,12 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
 }
 
 /**
- * The composition root: store and bus → lifecycle → pool → host gate → dispatcher → service → GraphQL →
+ * The composition root: backend (store, bus, keys, instances; see src/backends) → lifecycle → pool → host gate → dispatcher → service → GraphQL →
  * HTTP/WS. Nothing else constructs these; everything else receives what it needs. The dispatcher is
  * running when this resolves; the socket opens with `listen`.
  */
 export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
-  const { store, bus, keys } = backends ?? (await openBackends(config));
+  const { store, bus, keys, instances } = backends ?? (await backendFor(config).open(logger));
   checkExposure(config, await keys.anyActive());
   // Metrics (CRAWLQ_METRICS): the gauges are read when /metrics is scraped, from what is built below.
   const metrics: Metrics | null = config.metrics
@@ -82,7 +64,8 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     : null;
   // This process's name on its claims: only it may end or requeue them. The observer gets metrics and
   // the debug line of each terminal transition.
-  const lifecycle = new TaskLifecycle({ store, bus, owner: randomUUID(), observer: observeTasks(logger, metrics) });
+  const owner = randomUUID();
+  const lifecycle = new TaskLifecycle({ store, bus, owner, observer: observeTasks(logger, metrics) });
   // The pool and the gate need each other (robots.txt is fetched in the pool; redirect hops are checked
   // against the gate's robots cache), hence the late-bound call.
   const checkRedirect: RedirectCheck = (url) => gate.checkRedirect(url);
@@ -104,6 +87,17 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   dispatcher = new Dispatcher(
     { lifecycle, store, pool, gate, logger },
     { maxInFlight: config.pool.maxInFlight, retry: config.retry },
+  );
+  // Registered before the first claim, so that no other instance takes this one's claims for orphans.
+  const lease = new InstanceLease(
+    {
+      registry: instances,
+      requeueOrphans: () => lifecycle.requeueOrphans(),
+      inFlight: () => dispatcher.inFlight,
+      onRequeued: () => dispatcher.wake(),
+      logger,
+    },
+    { id: owner, threads: pool.threads, ...config.lease },
   );
   const rateLimits = new RateLimits(config.rateLimits);
   const service = new TaskService({
@@ -131,7 +125,14 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     buildSchema(config.limits),
     {
       service,
-      pool: { threads: pool.threads, concurrencyPerThread: pool.concurrencyPerThread, inFlight: () => dispatcher.inFlight },
+      pool: {
+        concurrencyPerThread: pool.concurrencyPerThread,
+        instances: async () => {
+          const live = await instances.live(Date.now());
+          // This instance's load as of now, not as of its last heartbeat.
+          return live.map((i) => (i.id === owner ? { ...i, inFlight: dispatcher.inFlight } : i));
+        },
+      },
     },
     { keys, rateLimits },
     logger,
@@ -165,6 +166,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   };
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
+  await lease.start();
   await dispatcher.start();
   const listen = async () => {
     const address = await server.listen(config.port, config.host);
@@ -178,7 +180,9 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       process.off("SIGUSR2", printCounters);
       service.stopAccepting();
       server.stopAccepting();
+      // Drains this instance's own tasks and requeues the rest at once; then its lease goes.
       await dispatcher.stop(config.shutdownGraceMs);
+      await lease.stop();
       service.closeFeeds();
       // Let completed streams write their last message before the sockets go.
       await nextTurn();
@@ -187,6 +191,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       await pool.destroy();
       await bus.close();
       await keys.close();
+      await instances.close();
       await store.close();
     })());
 

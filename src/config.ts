@@ -20,7 +20,12 @@ const list = z.string().transform((v) =>
 const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("127.0.0.1"),
-  DATABASE_URL: z.string().startsWith("file:").default("file:./data/crawlq.db"),
+  // file:… is SQLite (the embedded default, one process); postgres://… or postgresql://… is PostgreSQL
+  // (one or several instances on one database).
+  DATABASE_URL: z
+    .string()
+    .regex(/^(file:|postgres(ql)?:\/\/)/, "must start with file:, postgres:// or postgresql://")
+    .default("file:./data/crawlq.db"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CRAWLQ_THREADS: int(1, 256).default(os.availableParallelism()),
   CRAWLQ_CONCURRENCY_PER_THREAD: int(1, 1024).optional(),
@@ -57,6 +62,10 @@ const envSchema = z.object({
   CRAWLQ_RATE_URLS_PER_MINUTE: int(0).default(0),
   CRAWLQ_RATE_OPERATIONS_PER_MINUTE: int(0).default(0),
   CRAWLQ_SHUTDOWN_GRACE_MS: int(0).default(10_000),
+  /** How often an instance renews its lease (and requeues the tasks of instances whose lease expired). */
+  CRAWLQ_HEARTBEAT_MS: int(100, 60_000).default(2_000),
+  /** How long a lease lasts without renewal: then the instance counts as dead and its tasks run again. */
+  CRAWLQ_LEASE_MS: int(300, 600_000).default(10_000),
   CRAWLQ_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL"]).default("FULL"),
   CRAWLQ_ALLOW_OPEN: flag.default(false),
   CRAWLQ_CORS_ORIGINS: list.default([]),
@@ -117,6 +126,9 @@ function toConfig(e: z.infer<typeof envSchema>) {
   const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32;
   if (e.CRAWLQ_MAX_RETRIES > e.CRAWLQ_MAX_RETRIES_CEILING) {
     throw new ConfigError("Invalid configuration: CRAWLQ_MAX_RETRIES is above CRAWLQ_MAX_RETRIES_CEILING");
+  }
+  if (e.CRAWLQ_LEASE_MS < 2 * e.CRAWLQ_HEARTBEAT_MS) {
+    throw new ConfigError("Invalid configuration: CRAWLQ_LEASE_MS must be at least twice CRAWLQ_HEARTBEAT_MS");
   }
   if (e.CRAWLQ_DEFAULT_WAIT_MS > e.CRAWLQ_MAX_WAIT_MS) {
     throw new ConfigError("Invalid configuration: CRAWLQ_DEFAULT_WAIT_MS is above CRAWLQ_MAX_WAIT_MS");
@@ -207,6 +219,8 @@ function toConfig(e: z.infer<typeof envSchema>) {
       maxVariables: e.CRAWLQ_GRAPHQL_MAX_VARIABLES,
     },
     shutdownGraceMs: e.CRAWLQ_SHUTDOWN_GRACE_MS,
+    /** Instance liveness on a shared database (see src/cluster). */
+    lease: { heartbeatMs: e.CRAWLQ_HEARTBEAT_MS, leaseMs: e.CRAWLQ_LEASE_MS },
     /** CRAWLQ_METRICS: Prometheus metrics at /metrics. */
     metrics: e.CRAWLQ_METRICS,
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
@@ -239,7 +253,9 @@ function corsOrigin(entry: string): string {
 }
 
 /** Relative SQLite paths are taken from the working directory, once, so migrations and queries agree. */
+/** A SQLite file URL made absolute (the working directory may change); any other URL as it is. */
 function absoluteFileUrl(url: string): string {
+  if (!url.startsWith("file:")) return url;
   const file = url.slice("file:".length);
   return file === ":memory:" || path.isAbsolute(file) ? url : `file:${path.resolve(file)}`;
 }

@@ -1,23 +1,22 @@
 /**
- * Process entry: config (the environment, then `.env` in the working directory) → database lock → migrations →
- * app → "listening on ..."; SIGTERM/SIGINT → graceful stop (a second signal forces the exit).
+ * Process entry: config (the environment, then `.env` in the working directory) → backend (DATABASE_URL) →
+ * its lock → migrations → app → "listening on ..."; SIGTERM/SIGINT → graceful stop (a second signal forces the exit).
  */
 import { startApp } from "./app.js";
-import { SqliteKeyStore } from "./auth/sqlite-key-store.js";
+import { backendFor } from "./backends/index.js";
 import { checkExposure, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-import { migrateSqlite } from "./tasks/store/sqlite/migrate.js";
-import { lockDatabaseFile } from "./tasks/store/sqlite/sqlite-task-store.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Before migrations: a second process on the same file stops here with one clear line.
-  const lock = lockDatabaseFile(config.databaseUrl);
+  const backend = backendFor(config);
+  // Before migrations: a second process on the same SQLite file stops here with one clear line.
+  const lock = await backend.lock();
   // And before migrations too: an exposed HOST without keys stops with one line, touching nothing.
-  checkExposure(config, SqliteKeyStore.anyActiveIn(config.databaseUrl));
-  migrateSqlite(config.databaseUrl);
-  const app = await startApp(config, logger);
+  checkExposure(config, await backend.anyActiveKeys());
+  await backend.migrate();
+  const app = await startApp(config, logger, await backend.open(logger));
   logger.info({ threads: config.pool.threads, concurrencyPerThread: config.pool.concurrencyPerThread }, "pool started");
   // Scripts wait for this exact line on stdout.
   process.stdout.write(`crawlq listening on ${app.url}\n`);

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import type { SqliteKeyStore } from "../auth/sqlite-key-store.js";
+import type { KeyStore } from "../auth/api-keys.js";
 import { CrawlqError } from "../tasks/errors.js";
 import { registerBatch } from "./commands/batch.js";
 import { registerCancel } from "./commands/cancel.js";
@@ -34,16 +34,10 @@ function serve(): Promise<number> {
  * from an older crawlq) is migrated first; one that has it is left alone, so this works beside a
  * running service.
  */
-async function withKeys<T>(work: (keys: SqliteKeyStore) => Promise<T>): Promise<T> {
+async function withKeys<T>(work: (keys: KeyStore) => Promise<T>): Promise<T> {
   // Loaded here: the client commands start faster without the service's configuration and database code.
-  const [{ SqliteKeyStore }, { loadConfig }, { migrateSqlite }] = await Promise.all([
-    import("../auth/sqlite-key-store.js"),
-    import("../config.js"),
-    import("../tasks/store/sqlite/migrate.js"),
-  ]);
-  const config = loadConfig();
-  if (!SqliteKeyStore.tableExists(config.databaseUrl)) migrateSqlite(config.databaseUrl);
-  const keys = new SqliteKeyStore(config.databaseUrl);
+  const [{ backendFor }, { loadConfig }] = await Promise.all([import("../backends/index.js"), import("../config.js")]);
+  const keys = await backendFor(loadConfig()).openKeys();
   try {
     return await work(keys);
   } finally {

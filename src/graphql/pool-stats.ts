@@ -1,3 +1,4 @@
+import type { InstanceInfo } from "../cluster/instance-registry.js";
 import { builder } from "./builder.js";
 
 interface PoolStats {
@@ -9,19 +10,34 @@ interface PoolStats {
   succeeded: number;
   failed: number;
   cancelled: number;
+  instances: InstanceInfo[];
 }
 
-const PoolStatsRef = builder.objectRef<PoolStats>("PoolStats").implement({
-  description: "The worker pool's size and the task counts by status.",
+const InstanceRef = builder.objectRef<InstanceInfo>("Instance").implement({
+  description:
+    "A crawlq process serving the database. With SQLite there is one; on PostgreSQL each instance renews a lease, " +
+    "and one whose lease expired is gone (its running tasks run again elsewhere).",
   fields: (t) => ({
+    id: t.exposeID("id", { description: "The instance's id: its claims on RUNNING tasks carry it." }),
+    hostName: t.exposeString("hostName"),
     threads: t.exposeInt("threads"),
+    inFlight: t.exposeInt("inFlight", { description: "Tasks in its pool at its last heartbeat (this instance: now)." }),
+    lastHeartbeat: t.field({ type: "DateTime", resolve: (i) => i.heartbeatAt }),
+  }),
+});
+
+const PoolStatsRef = builder.objectRef<PoolStats>("PoolStats").implement({
+  description: "The worker pools of every live instance, summed, and the task counts by status.",
+  fields: (t) => ({
+    threads: t.exposeInt("threads", { description: "Threads of every live instance." }),
     concurrencyPerThread: t.exposeInt("concurrencyPerThread"),
-    inFlight: t.exposeInt("inFlight", { description: "Tasks handed to the pool right now." }),
+    inFlight: t.exposeInt("inFlight", { description: "Tasks handed to the pools right now (other instances: at their last heartbeat)." }),
     running: t.exposeInt("running"),
     pending: t.exposeInt("pending"),
     succeeded: t.exposeInt("succeeded"),
     failed: t.exposeInt("failed"),
     cancelled: t.exposeInt("cancelled"),
+    instances: t.field({ type: [InstanceRef], resolve: (p) => p.instances }),
   }),
 });
 
@@ -29,16 +45,17 @@ builder.queryField("pool", (t) =>
   t.field({
     type: PoolStatsRef,
     resolve: async (_root, _args, ctx) => {
-      const counts = await ctx.service.countByStatus(ctx);
+      const [counts, instances] = await Promise.all([ctx.service.countByStatus(ctx), ctx.pool.instances()]);
       return {
-        threads: ctx.pool.threads,
+        threads: instances.reduce((sum, i) => sum + i.threads, 0),
         concurrencyPerThread: ctx.pool.concurrencyPerThread,
-        inFlight: ctx.pool.inFlight(),
+        inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
         running: counts.RUNNING,
         pending: counts.PENDING,
         succeeded: counts.SUCCEEDED,
         failed: counts.FAILED,
         cancelled: counts.CANCELLED,
+        instances,
       };
     },
   }),
