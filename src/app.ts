@@ -94,7 +94,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       registry: instances,
       requeueOrphans: () => lifecycle.requeueOrphans(),
       inFlight: () => dispatcher.inFlight,
-      onRequeued: () => dispatcher.wake(),
+      onHeartbeat: () => dispatcher.wake(),
       logger,
     },
     { id: owner, threads: pool.threads, ...config.lease },

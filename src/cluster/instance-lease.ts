@@ -8,8 +8,11 @@ export interface InstanceLeaseDeps {
   requeueOrphans: () => Promise<number>;
   /** Tasks in this instance's pool now. */
   inFlight: () => number;
-  /** Called after orphans were requeued: there is work to claim. */
-  onRequeued: () => void;
+  /**
+   * Called after every heartbeat: orphans may have been requeued, or a host held back by another instance's
+   * start may have opened again (nothing announces that), so the dispatcher looks for work.
+   */
+  onHeartbeat: () => void;
   logger: Logger;
 }
 
@@ -66,12 +69,10 @@ export class InstanceLease {
     try {
       await this.#renew();
       const requeued = await this.#deps.requeueOrphans();
-      if (requeued > 0) {
-        this.#deps.logger.warn({ requeued }, "requeued tasks left running by an instance whose lease expired");
-        this.#deps.onRequeued();
-      }
+      if (requeued > 0) this.#deps.logger.warn({ requeued }, "requeued tasks left running by an instance whose lease expired");
     } catch (err) {
       this.#deps.logger.warn({ err }, "heartbeat failed; retrying at the next one");
     }
+    this.#deps.onHeartbeat();
   }
 }

@@ -177,7 +177,7 @@ describe("completions cross instances", () => {
         expect(stream.errors).toEqual([]);
         expect(stream.items).toHaveLength(COUNT);
         expect(new Set(stream.items.map((t) => t.id)).size).toBe(COUNT);
-        await a!.waitForOutput(/event connection/i);
+        await a!.waitForOutput(/listening connection dropped/);
       } finally {
         await client.dispose();
       }
