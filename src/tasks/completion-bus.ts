@@ -10,6 +10,9 @@ export type DoneSelection =
 
 export type CompletionListener = (task: Task) => void;
 
+/** Told that runnable work may exist: tasks became PENDING, or a completion freed a host slot. */
+export type WorkListener = () => void;
+
 /** Ends a subscription; calling it again does nothing. */
 export type Unsubscribe = () => void;
 
@@ -28,6 +31,12 @@ export interface CompletionBus {
   publish(tasks: readonly Task[]): void;
   /** Resolves once the subscription is live. */
   subscribe(selection: DoneSelection, listener: CompletionListener): Promise<Unsubscribe>;
+  /**
+   * Wakes a dispatcher for work it did not cause itself: another instance submitted, retried or requeued
+   * tasks, or finished one (freeing a slot of a host this instance may be holding back). A hint only, with
+   * no payload and no promise of exactly once; the listener should just look for work.
+   */
+  onWork(listener: WorkListener): Unsubscribe;
   /** Live subscriptions in this process (for tests and diagnostics: a leak shows here). */
   subscriptionCount(): number;
   close(): Promise<void>;
