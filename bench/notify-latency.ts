@@ -6,11 +6,10 @@
  *
  *   node dist/bench/notify-latency.js [events=2000] [writers=1]
  */
-import pg from "pg";
 import { pino } from "pino";
 import { PostgresCompletionBus } from "../src/tasks/bus/postgres-bus.js";
 import type { CompletionBus } from "../src/tasks/completion-bus.js";
-import { finishTasks, insertTasks, sqlReader } from "../test/helpers/pg-completions.js";
+import { finishTasks, insertTasks, sqlReader, testPool } from "../test/helpers/pg-completions.js";
 import { dropTemplate, freshPostgres } from "../test/helpers/postgres.js";
 import { latencyStats } from "./measure.js";
 
@@ -18,7 +17,7 @@ const events = Number(process.argv[2] ?? 2_000);
 const writers = Number(process.argv[3] ?? 1);
 
 const database = await freshPostgres();
-const db = new pg.Pool({ connectionString: database.url, max: writers + 4 });
+const db = testPool(database.url);
 const logger = pino({ level: "warn" });
 const start = (name: string) =>
   PostgresCompletionBus.start({ databaseUrl: database.url, reader: sqlReader(db), logger, applicationName: name });

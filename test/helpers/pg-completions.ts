@@ -33,6 +33,16 @@ function toTask(row: Row): Task {
   };
 }
 
+/**
+ * A pool for a test's own SQL. pool.end() resolves before its clients' sockets have closed, so dropping the
+ * database right after can terminate them; the pool then emits 'error', which must not crash the run.
+ */
+export function testPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  pool.on("error", () => {});
+  return pool;
+}
+
 /** Reads the Task table with SQL, as the bus's reader (every scope). */
 export function sqlReader(db: pg.Pool): CompletionReader {
   return {

@@ -1,3 +1,4 @@
+import { createServer, connect, type Socket } from "node:net";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -5,7 +6,7 @@ import { InProcessCompletionBus } from "../../src/tasks/bus/in-process-bus.js";
 import { PostgresCompletionBus, type PostgresBusTiming } from "../../src/tasks/bus/postgres-bus.js";
 import type { CompletionBus, CompletionListener, DoneSelection } from "../../src/tasks/completion-bus.js";
 import type { Task } from "../../src/tasks/task.js";
-import { finishTasks, inTransaction, insertTasks, sqlReader } from "../helpers/pg-completions.js";
+import { finishTasks, inTransaction, insertTasks, sqlReader, testPool } from "../helpers/pg-completions.js";
 import { dropTemplate, freshPostgres, type FreshPostgres } from "../helpers/postgres.js";
 
 function doneTask(id: number, submissionId = 1): Task {
@@ -219,7 +220,7 @@ async function waitFor(bus: CompletionBus, selection: DoneSelection, count: numb
 
 describeCompletionBus("PostgresCompletionBus", async () => {
   const database = await freshPostgres();
-  const db = new pg.Pool({ connectionString: database.url, max: 4 });
+  const db = testPool(database.url);
   const bus = await PostgresCompletionBus.start({ databaseUrl: database.url, reader: sqlReader(db), logger: silent, timing: TEST_TIMING });
   return {
     bus,
@@ -242,19 +243,60 @@ describeCompletionBus("PostgresCompletionBus", async () => {
   };
 });
 
+/**
+ * A TCP proxy to the test PostgreSQL server whose open connections can be frozen: bytes stop flowing both
+ * ways while both sockets stay open, as when a network path dies silently. New connections flow.
+ */
+async function freezableProxy(target: string): Promise<{ url: string; freeze(): void; close(): void }> {
+  const upstreamUrl = new URL(target);
+  const pairs: Array<[Socket, Socket]> = [];
+  const server = createServer((client) => {
+    const upstream = connect(Number(upstreamUrl.port || 5432), upstreamUrl.hostname);
+    client.pipe(upstream).pipe(client);
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    pairs.push([client, upstream]);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = new URL(target);
+  url.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url: url.toString(),
+    freeze() {
+      for (const [client, upstream] of pairs.splice(0)) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    close() {
+      server.close();
+      for (const pair of pairs) for (const socket of pair) socket.destroy();
+    },
+  };
+}
+
 describe("PostgresCompletionBus across instances", () => {
   let database: FreshPostgres;
   let db: pg.Pool;
   const buses: PostgresCompletionBus[] = [];
   let instances = 0;
 
-  async function startBus(options: { logger?: typeof silent } = {}): Promise<{ bus: PostgresCompletionBus; applicationName: string }> {
+  async function startBus(
+    options: { logger?: typeof silent; databaseUrl?: string; timing?: Partial<PostgresBusTiming> } = {},
+  ): Promise<{ bus: PostgresCompletionBus; applicationName: string }> {
     const applicationName = `crawlq-bus-test-${++instances}`;
     const bus = await PostgresCompletionBus.start({
-      databaseUrl: database.url,
+      databaseUrl: options.databaseUrl ?? database.url,
       reader: sqlReader(db),
       logger: options.logger ?? silent,
-      timing: TEST_TIMING,
+      timing: { ...TEST_TIMING, ...options.timing },
       applicationName,
     });
     buses.push(bus);
@@ -263,7 +305,7 @@ describe("PostgresCompletionBus across instances", () => {
 
   beforeEach(async () => {
     database = await freshPostgres();
-    db = new pg.Pool({ connectionString: database.url, max: 4 });
+    db = testPool(database.url);
   });
   afterEach(async () => {
     for (const bus of buses.splice(0)) await bus.close();
@@ -386,6 +428,28 @@ describe("PostgresCompletionBus across instances", () => {
     expect(lines.filter((l) => l.includes("listening again"))).toHaveLength(1);
     // What the late subscriber got is a tail of the same sequence.
     expect(late.ids).toEqual(seen.ids.slice(total - late.ids.length));
+  });
+
+  it("notices a listening connection that went silent by its keepalive, reconnects and catches up", async () => {
+    const proxy = await freezableProxy(database.url);
+    try {
+      const lines: string[] = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+      const { bus } = await startBus({ logger, databaseUrl: proxy.url, timing: { keepaliveMs: 100, keepaliveTimeoutMs: 300 } });
+      await insertTasks(db, [1, 2, 3].map((id) => ({ id })));
+      const all = recorder();
+      await bus.subscribe({ kind: "all" }, all);
+      const arrived = await waitFor(bus, { kind: "all" }, 3);
+      await finishTasks(db, [1]);
+      proxy.freeze();
+      await finishTasks(db, [2]);
+      await finishTasks(db, [3]);
+      await arrived();
+      expect(all.ids).toEqual([1, 2, 3]);
+      expect(lines.some((l) => l.includes("dropped") && l.includes("keepalive"))).toBe(true);
+    } finally {
+      proxy.close();
+    }
   });
 
   it("calls onWork listeners when tasks become PENDING anywhere, and when completions arrive", async () => {
