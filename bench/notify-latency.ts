@@ -19,9 +19,19 @@ const writers = Number(process.argv[3] ?? 1);
 const database = await freshPostgres();
 const db = testPool(database.url);
 const logger = pino({ level: "warn" });
-const start = (name: string) =>
-  PostgresCompletionBus.start({ databaseUrl: database.url, reader: sqlReader(db), logger, applicationName: name });
-const own = await start("latency-own");
+// How many of its own completions the writer's bus still had to read (their notification came before publish).
+let ownRowsRead = 0;
+const reader = sqlReader(db);
+const start = (name: string, countReads = false) =>
+  PostgresCompletionBus.start({
+    databaseUrl: database.url,
+    reader: countReads
+      ? { ...reader, findByIds: (ids) => ((ownRowsRead += ids.length), reader.findByIds(ids)) }
+      : reader,
+    logger,
+    applicationName: name,
+  });
+const own = await start("latency-own", true);
 const other = await start("latency-other");
 try {
   const ids = Array.from({ length: events }, (_, i) => i + 1);
@@ -62,6 +72,7 @@ try {
       completionsPerSecond: Math.round(events / seconds),
       otherInstanceMs: round(latencyStats(timings.other)),
       ownInstanceMs: round(latencyStats(timings.own)),
+      ownRowsRead,
       // The writer's UPDATE round trip (statement and commit), included in both latencies above.
       updateMs: round(latencyStats(timings.update)),
     }),
