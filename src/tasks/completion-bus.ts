@@ -27,9 +27,12 @@ export type Unsubscribe = () => void;
  * a transport with latency.
  */
 export interface CompletionBus {
-  /** Publishes committed terminal rows, in commit order. Never throws: a transport failure is logged. */
+  /**
+   * Publishes committed terminal rows, in commit order. Never throws: a transport failure is logged. A bus
+   * whose transport announces commits itself (PostgreSQL's) delivers them from there and only keeps these rows.
+   */
   publish(tasks: readonly Task[]): void;
-  /** Resolves once the subscription is live. */
+  /** Resolves once the subscription is live (rejects with ShuttingDownError once a cross-process bus is closed). */
   subscribe(selection: DoneSelection, listener: CompletionListener): Promise<Unsubscribe>;
   /**
    * Wakes a dispatcher for work it did not cause itself: another instance submitted, retried or requeued

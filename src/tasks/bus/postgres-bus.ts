@@ -19,6 +19,7 @@ export interface CompletionReader {
   listFinishedSince(since: number, limit: number): Promise<Task[]>;
 }
 
+/** How the bus watches its connection, comes back after a drop and catches up. */
 export interface PostgresBusTiming {
   /** How often the listening connection is checked with a query. */
   keepaliveMs: number;
@@ -38,6 +39,7 @@ export interface PostgresBusTiming {
   publishedTtlMs: number;
 }
 
+/** A drop is noticed within about 8 s at worst (at once when the socket reports it); reconnects back off to 5 s. */
 export const DEFAULT_POSTGRES_BUS_TIMING: PostgresBusTiming = {
   keepaliveMs: 5_000,
   keepaliveTimeoutMs: 3_000,
@@ -48,6 +50,7 @@ export const DEFAULT_POSTGRES_BUS_TIMING: PostgresBusTiming = {
   publishedTtlMs: 30_000,
 };
 
+/** What PostgresCompletionBus.start needs; the composition root passes the store's reads with ALL_TASKS. */
 export interface PostgresBusOptions {
   databaseUrl: string;
   reader: CompletionReader;
