@@ -1,4 +1,4 @@
-import type { CompletionBus, CompletionListener, DoneSelection, Unsubscribe } from "../completion-bus.js";
+import type { CompletionBus, CompletionListener, DoneSelection, Unsubscribe, WorkListener } from "../completion-bus.js";
 import type { Task } from "../task.js";
 
 /**
@@ -62,6 +62,14 @@ export class InProcessCompletionBus implements CompletionBus {
         if (listeners?.size === 0) index.delete(key);
       }
     };
+  }
+
+  /**
+   * Never fires: in one process every source of work (a submission, a retry, a requeue, a finished attempt)
+   * is in this process and wakes the dispatcher directly.
+   */
+  onWork(_listener: WorkListener): Unsubscribe {
+    return () => {};
   }
 
   subscriptionCount(): number {
