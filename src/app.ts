@@ -167,6 +167,8 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   if (config.debugCounters) process.on("SIGUSR2", printCounters);
 
   await lease.start();
+  // Another instance submitted, retried, requeued or finished something (a cluster-wide host slot is free).
+  const stopWakingOnWork = bus.onWork(() => dispatcher.wake());
   await dispatcher.start();
   const listen = async () => {
     const address = await server.listen(config.port, config.host);
@@ -181,6 +183,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       service.stopAccepting();
       server.stopAccepting();
       // Drains this instance's own tasks and requeues the rest at once; then its lease goes.
+      stopWakingOnWork();
       await dispatcher.stop(config.shutdownGraceMs);
       await lease.stop();
       service.closeFeeds();
