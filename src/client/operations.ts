@@ -73,3 +73,32 @@ export const TaskDone = graphql(`
     taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }
   }
 `);
+
+// What a live table shows of a completion (the dashboard's): few fields, as thousands a second may stream
+// in. Its type is CompletionFieldsFragment.
+graphql(`
+  fragment CompletionFields on Task {
+    id
+    submissionId
+    url
+    status
+    worker
+    finishedAt
+    result { httpStatus title contentLength fetchMs }
+    error { code message }
+  }
+`);
+
+/** Every completion the caller may see, from now on (unfiltered `taskDone`), with the fields a live table shows. */
+export const Completions = graphql(`
+  subscription Completions {
+    taskDone { ...CompletionFields }
+  }
+`);
+
+/** A submission's progress: the id and status of each task as it is done (those done already first). */
+export const SubmissionProgress = graphql(`
+  subscription SubmissionProgress($submissionId: ID!) {
+    taskDone(submissionId: $submissionId) { id status }
+  }
+`);

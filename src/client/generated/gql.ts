@@ -24,6 +24,9 @@ type Documents = {
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": typeof types.SubmissionCountsDocument,
     "\n  query Pool {\n    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }\n  }\n": typeof types.PoolDocument,
     "\n  subscription TaskDone($ids: [ID!], $submissionId: ID) {\n    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }\n  }\n": typeof types.TaskDoneDocument,
+    "\n  fragment CompletionFields on Task {\n    id\n    submissionId\n    url\n    status\n    worker\n    finishedAt\n    result { httpStatus title contentLength fetchMs }\n    error { code message }\n  }\n": typeof types.CompletionFieldsFragmentDoc,
+    "\n  subscription Completions {\n    taskDone { ...CompletionFields }\n  }\n": typeof types.CompletionsDocument,
+    "\n  subscription SubmissionProgress($submissionId: ID!) {\n    taskDone(submissionId: $submissionId) { id status }\n  }\n": typeof types.SubmissionProgressDocument,
 };
 const documents: Documents = {
     "\n  fragment TaskFields on Task {\n    id\n    submissionId\n    url\n    status\n    attempts\n    worker\n    createdAt\n    startedAt\n    finishedAt\n    result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }\n    error { code message }\n  }\n": types.TaskFieldsFragmentDoc,
@@ -35,6 +38,9 @@ const documents: Documents = {
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": types.SubmissionCountsDocument,
     "\n  query Pool {\n    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }\n  }\n": types.PoolDocument,
     "\n  subscription TaskDone($ids: [ID!], $submissionId: ID) {\n    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }\n  }\n": types.TaskDoneDocument,
+    "\n  fragment CompletionFields on Task {\n    id\n    submissionId\n    url\n    status\n    worker\n    finishedAt\n    result { httpStatus title contentLength fetchMs }\n    error { code message }\n  }\n": types.CompletionFieldsFragmentDoc,
+    "\n  subscription Completions {\n    taskDone { ...CompletionFields }\n  }\n": types.CompletionsDocument,
+    "\n  subscription SubmissionProgress($submissionId: ID!) {\n    taskDone(submissionId: $submissionId) { id status }\n  }\n": types.SubmissionProgressDocument,
 };
 
 /**
@@ -73,6 +79,18 @@ export function graphql(source: "\n  query Pool {\n    pool { threads concurrenc
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription TaskDone($ids: [ID!], $submissionId: ID) {\n    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }\n  }\n"): typeof import('./graphql.js').TaskDoneDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment CompletionFields on Task {\n    id\n    submissionId\n    url\n    status\n    worker\n    finishedAt\n    result { httpStatus title contentLength fetchMs }\n    error { code message }\n  }\n"): typeof import('./graphql.js').CompletionFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Completions {\n    taskDone { ...CompletionFields }\n  }\n"): typeof import('./graphql.js').CompletionsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription SubmissionProgress($submissionId: ID!) {\n    taskDone(submissionId: $submissionId) { id status }\n  }\n"): typeof import('./graphql.js').SubmissionProgressDocument;
 
 
 export function graphql(source: string) {

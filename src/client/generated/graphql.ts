@@ -95,6 +95,20 @@ export type TaskDoneSubscriptionVariables = Exact<{
 
 export type TaskDoneSubscription = { taskDone: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
 
+export type CompletionFieldsFragment = { id: string, submissionId: string, url: string, status: TaskStatus, worker: number | null, finishedAt: string | null, result: { httpStatus: number, title: string | null, contentLength: number, fetchMs: number } | null, error: { code: string, message: string } | null };
+
+export type CompletionsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CompletionsSubscription = { taskDone: { id: string, submissionId: string, url: string, status: TaskStatus, worker: number | null, finishedAt: string | null, result: { httpStatus: number, title: string | null, contentLength: number, fetchMs: number } | null, error: { code: string, message: string } | null } };
+
+export type SubmissionProgressSubscriptionVariables = Exact<{
+  submissionId: string;
+}>;
+
+
+export type SubmissionProgressSubscription = { taskDone: { id: string, status: TaskStatus } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -140,6 +154,26 @@ export const TaskFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"TaskFields"}) as unknown as TypedDocumentString<TaskFieldsFragment, unknown>;
+export const CompletionFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CompletionFields on Task {
+  id
+  submissionId
+  url
+  status
+  worker
+  finishedAt
+  result {
+    httpStatus
+    title
+    contentLength
+    fetchMs
+  }
+  error {
+    code
+    message
+  }
+}
+    `, {"fragmentName":"CompletionFields"}) as unknown as TypedDocumentString<CompletionFieldsFragment, unknown>;
 export const SubmitCrawlDocument = new TypedDocumentString(`
     mutation SubmitCrawl($urls: [String!]!, $options: CrawlOptions) {
   submitCrawl(urls: $urls, options: $options) {
@@ -337,3 +371,35 @@ export const TaskDoneDocument = new TypedDocumentString(`
     message
   }
 }`) as unknown as TypedDocumentString<TaskDoneSubscription, TaskDoneSubscriptionVariables>;
+export const CompletionsDocument = new TypedDocumentString(`
+    subscription Completions {
+  taskDone {
+    ...CompletionFields
+  }
+}
+    fragment CompletionFields on Task {
+  id
+  submissionId
+  url
+  status
+  worker
+  finishedAt
+  result {
+    httpStatus
+    title
+    contentLength
+    fetchMs
+  }
+  error {
+    code
+    message
+  }
+}`) as unknown as TypedDocumentString<CompletionsSubscription, CompletionsSubscriptionVariables>;
+export const SubmissionProgressDocument = new TypedDocumentString(`
+    subscription SubmissionProgress($submissionId: ID!) {
+  taskDone(submissionId: $submissionId) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<SubmissionProgressSubscription, SubmissionProgressSubscriptionVariables>;
