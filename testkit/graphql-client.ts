@@ -1,27 +1,42 @@
 import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import type { Operation } from "../src/client/client.js";
 
 export interface GraphQLResponse<T = any> {
   data?: T | null;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
+/**
+ * An operation's text: a typed document of src/client/operations.ts (its result and variables then typed),
+ * or a string (for what the typed client never sends: odd, partial or malformed operations).
+ */
+export type Document<TResult, TVariables> = string | Operation<TResult, TVariables>;
+
 /** One GraphQL operation over HTTP POST with fetch. */
-export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+export async function gql<TResult = any, TVariables = Record<string, unknown>>(
+  url: string,
+  query: Document<TResult, TVariables>,
+  variables?: TVariables,
+): Promise<GraphQLResponse<TResult>> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: String(query), variables: variables ?? {} }),
   });
-  return (await response.json()) as GraphQLResponse<T>;
+  return (await response.json()) as GraphQLResponse<TResult>;
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlData<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const result = await gql<T>(url, query, variables);
+export async function gqlData<TResult = any, TVariables = Record<string, unknown>>(
+  url: string,
+  query: Document<TResult, TVariables>,
+  variables?: TVariables,
+): Promise<TResult> {
+  const result = await gql(url, query, variables);
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-  return result.data as T;
+  return result.data as TResult;
 }
 
 /** A graphql-ws client on the same /graphql path. */
@@ -74,10 +89,15 @@ function collector<T>(): Collected<T> & { push: (t: T) => void; fail: (e: unknow
 }
 
 /** Subscribes over WebSocket (graphql-ws) and collects the `field` of each payload. */
-export function subscribeWs<T = any>(client: Client, query: string, field: string, variables: Record<string, unknown> = {}): Collected<T> {
-  const c = collector<T>();
-  const dispose = client.subscribe<Record<string, T>>(
-    { query, variables },
+export function subscribeWs<TResult, TVariables, K extends keyof TResult>(
+  client: Client,
+  query: Operation<TResult, TVariables>,
+  field: K,
+  variables?: TVariables,
+): Collected<TResult[K]> {
+  const c = collector<TResult[K]>();
+  const dispose = client.subscribe<TResult>(
+    { query: String(query), variables: (variables ?? {}) as Record<string, unknown> },
     {
       next: (value) => (value.errors ? c.fail(value.errors) : c.push(value.data![field]!)),
       error: (error) => c.fail(error),
@@ -89,11 +109,16 @@ export function subscribeWs<T = any>(client: Client, query: string, field: strin
 }
 
 /** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode) and collects payloads. */
-export function subscribeSse<T = any>(url: string, query: string, field: string, variables: Record<string, unknown> = {}): Collected<T> {
+export function subscribeSse<TResult, TVariables, K extends keyof TResult>(
+  url: string,
+  query: Operation<TResult, TVariables>,
+  field: K,
+  variables?: TVariables,
+): Collected<TResult[K]> {
   const client = createSseClient({ url, singleConnection: false, retryAttempts: 0 });
-  const c = collector<T>();
-  const dispose = client.subscribe<Record<string, T>>(
-    { query, variables },
+  const c = collector<TResult[K]>();
+  const dispose = client.subscribe<TResult>(
+    { query: String(query), variables: (variables ?? {}) as Record<string, unknown> },
     {
       next: (value) => (value.errors ? c.fail(value.errors) : c.push(value.data![field]!)),
       error: (error) => c.fail(error),

@@ -5,12 +5,17 @@ import { createApp, type App } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { migrateSqlite } from "../../src/tasks/store/sqlite/migrate.js";
+import type { Document } from "../../testkit/graphql-client.js";
 import { TEST_ENV } from "./service.js";
 
 export interface InProcessApp extends App {
   config: Config;
   /** POSTs one operation to `yoga.fetch` (no socket); resolves with the parsed body. */
-  graphql: <T = any>(query: string, variables?: Record<string, unknown>, init?: { signal?: AbortSignal }) => Promise<GraphQLBody<T>>;
+  graphql: <TResult = any, TVariables = Record<string, unknown>>(
+    query: Document<TResult, TVariables>,
+    variables?: TVariables,
+    init?: { signal?: AbortSignal },
+  ) => Promise<GraphQLBody<TResult>>;
   /** Stops the app and removes its database. */
   close: () => Promise<void>;
 }
@@ -29,14 +34,14 @@ export async function startInProcessApp(env: Record<string, string> = {}): Promi
   const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: "silent", PORT: "0", DATABASE_URL: `file:${path.join(dir, "crawlq.db")}`, ...env });
   migrateSqlite(config.databaseUrl);
   const app = await createApp(config, createLogger(config.logLevel));
-  const graphql = async <T>(query: string, variables: Record<string, unknown> = {}, init: { signal?: AbortSignal } = {}) => {
+  const graphql = async <TResult, TVariables>(query: Document<TResult, TVariables>, variables?: TVariables, init: { signal?: AbortSignal } = {}) => {
     const response = await app.yoga.fetch("http://crawlq.test/graphql", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify({ query: String(query), variables: variables ?? {} }),
       signal: init.signal,
     });
-    return (await response.json()) as GraphQLBody<T>;
+    return (await response.json()) as GraphQLBody<TResult>;
   };
   return {
     ...app,
