@@ -1,29 +1,15 @@
 import { createClient, type Client } from "graphql-sse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { Pool, SubmitCrawl, TaskDone } from "../../src/client/operations.js";
 import type { TaskDoneSubscription } from "../../src/client/generated/graphql.js";
 import type { Document } from "../../testkit/graphql-client.js";
-import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
+import { serviceWithSite } from "../helpers/service-with-site.js";
 
 // Both modes of the graphql-sse protocol, end to end with its own client, on the same /graphql path as
 // HTTP and graphql-ws: distinct connections (one event stream per operation: Yoga's built-in SSE) and a
 // single connection (one event stream carrying every operation: @graphql-yoga/plugin-graphql-sse).
 
-let site: FixtureSite;
-let service: RunningService;
-const db = tempDatabase();
-
-beforeAll(async () => {
-  site = await startFixtureSite();
-  service = await startService(db.url, { CRAWLQ_PER_HOST_CONCURRENCY: "16" });
-});
-
-afterAll(async () => {
-  await service?.stop();
-  await site?.close();
-  db.remove();
-});
+const running = serviceWithSite({ CRAWLQ_PER_HOST_CONCURRENCY: "16" });
 
 /** Every payload of one operation, until the server completes it. */
 function run<TResult, TVariables>(client: Client, query: Document<TResult, TVariables>, variables?: TVariables): Promise<TResult[]> {
@@ -47,14 +33,14 @@ describe.each([
   let client: Client;
 
   beforeAll(() => {
-    client = createClient({ url: service.url, singleConnection, retryAttempts: 0 });
+    client = createClient({ url: running.service.url, singleConnection, retryAttempts: 0 });
   });
 
   afterAll(() => client.dispose());
 
   it("runs a mutation, then streams taskDone for its submission: each task once, then completes", async () => {
     const paths = ["/page/1", "/slow?ms=300", "/status/404", "/page/2"].map((p) => `${p}${p.includes("?") ? "&" : "?"}mode=${mode}`);
-    const [submitted] = await run(client, SubmitCrawl, { urls: paths.map((p) => site.url(p)) });
+    const [submitted] = await run(client, SubmitCrawl, { urls: paths.map((p) => running.site.url(p)) });
     const { id: submissionId, tasks } = submitted!.submitCrawl;
     const done = await run(client, TaskDone, { submissionId });
     expect(done.map((d) => d.taskDone.id).sort()).toEqual(tasks.map((t) => t.id).sort());
@@ -63,7 +49,7 @@ describe.each([
   });
 
   it("carries several operations at once", async () => {
-    const urls = [1, 2, 3].map((n) => site.url(`/slow?ms=${200 * n}&parallel=${mode}`));
+    const urls = [1, 2, 3].map((n) => running.site.url(`/slow?ms=${200 * n}&parallel=${mode}`));
     const [submitted] = await run(client, SubmitCrawl, { urls });
     const ids = submitted!.submitCrawl.tasks.map((t) => t.id);
     const [pool, ...streams] = await Promise.all([
