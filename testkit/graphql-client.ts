@@ -88,34 +88,22 @@ function collector<T>(): Collected<T> & { push: (t: T) => void; fail: (e: unknow
   };
 }
 
-/** Subscribes over WebSocket (graphql-ws) and collects the `field` of each payload. */
-export function subscribeWs<TResult, TVariables, K extends keyof TResult>(
-  client: Client,
-  query: Operation<TResult, TVariables>,
-  field: K,
-  variables?: TVariables,
-): Collected<TResult[K]> {
-  const c = collector<TResult[K]>();
-  const dispose = client.subscribe<TResult>(
-    { query: String(query), variables: (variables ?? {}) as Record<string, unknown> },
-    {
-      next: (value) => (value.errors ? c.fail(value.errors) : c.push(value.data![field]!)),
-      error: (error) => c.fail(error),
-      complete: () => c.complete(),
-    },
-  );
-  c.dispose = dispose;
-  return c;
+/** What the graphql-ws and graphql-sse clients have alike. */
+interface SubscribingClient {
+  subscribe<Data>(
+    payload: { query: string; variables: Record<string, unknown> },
+    sink: { next: (value: { data?: Data | null; errors?: readonly unknown[] }) => void; error: (error: unknown) => void; complete: () => void },
+  ): () => void;
 }
 
-/** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode) and collects payloads. */
-export function subscribeSse<TResult, TVariables, K extends keyof TResult>(
-  url: string,
+/** One subscription's payloads, the `field` of each collected; `release` runs once it ends or is disposed. */
+function collect<TResult, TVariables, K extends keyof TResult>(
+  client: SubscribingClient,
   query: Operation<TResult, TVariables>,
   field: K,
-  variables?: TVariables,
+  variables: TVariables | undefined,
+  release: () => void = () => {},
 ): Collected<TResult[K]> {
-  const client = createSseClient({ url, singleConnection: false, retryAttempts: 0 });
   const c = collector<TResult[K]>();
   const dispose = client.subscribe<TResult>(
     { query: String(query), variables: (variables ?? {}) as Record<string, unknown> },
@@ -124,13 +112,24 @@ export function subscribeSse<TResult, TVariables, K extends keyof TResult>(
       error: (error) => c.fail(error),
       complete: () => {
         c.complete();
-        client.dispose();
+        release();
       },
     },
   );
   c.dispose = () => {
     dispose();
-    client.dispose();
+    release();
   };
   return c;
+}
+
+/** Subscribes over WebSocket (graphql-ws) and collects the `field` of each payload. */
+export function subscribeWs<R, V, K extends keyof R>(client: Client, query: Operation<R, V>, field: K, variables?: V): Collected<R[K]> {
+  return collect(client, query, field, variables);
+}
+
+/** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode) and collects payloads. */
+export function subscribeSse<R, V, K extends keyof R>(url: string, query: Operation<R, V>, field: K, variables?: V): Collected<R[K]> {
+  const client = createSseClient({ url, singleConnection: false, retryAttempts: 0 });
+  return collect(client, query, field, variables, () => client.dispose());
 }
