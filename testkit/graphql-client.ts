@@ -1,27 +1,42 @@
 import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import type { Operation } from "../src/client/client.js";
 
 export interface GraphQLResponse<T = any> {
   data?: T | null;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
+/**
+ * An operation's text: a typed document of src/client/operations.ts (its result and variables then typed),
+ * or a string (for what the typed client never sends: odd, partial or malformed operations).
+ */
+export type Document<TResult, TVariables> = string | Operation<TResult, TVariables>;
+
 /** One GraphQL operation over HTTP POST with fetch. */
-export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+export async function gql<TResult = any, TVariables = Record<string, unknown>>(
+  url: string,
+  query: Document<TResult, TVariables>,
+  variables?: TVariables,
+): Promise<GraphQLResponse<TResult>> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: String(query), variables: variables ?? {} }),
   });
-  return (await response.json()) as GraphQLResponse<T>;
+  return (await response.json()) as GraphQLResponse<TResult>;
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlData<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const result = await gql<T>(url, query, variables);
+export async function gqlData<TResult = any, TVariables = Record<string, unknown>>(
+  url: string,
+  query: Document<TResult, TVariables>,
+  variables?: TVariables,
+): Promise<TResult> {
+  const result = await gql(url, query, variables);
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-  return result.data as T;
+  return result.data as TResult;
 }
 
 /** A graphql-ws client on the same /graphql path. */
@@ -73,39 +88,48 @@ function collector<T>(): Collected<T> & { push: (t: T) => void; fail: (e: unknow
   };
 }
 
-/** Subscribes over WebSocket (graphql-ws) and collects the `field` of each payload. */
-export function subscribeWs<T = any>(client: Client, query: string, field: string, variables: Record<string, unknown> = {}): Collected<T> {
-  const c = collector<T>();
-  const dispose = client.subscribe<Record<string, T>>(
-    { query, variables },
-    {
-      next: (value) => (value.errors ? c.fail(value.errors) : c.push(value.data![field]!)),
-      error: (error) => c.fail(error),
-      complete: () => c.complete(),
-    },
-  );
-  c.dispose = dispose;
-  return c;
+/** What the graphql-ws and graphql-sse clients have alike. */
+interface SubscribingClient {
+  subscribe<Data>(
+    payload: { query: string; variables: Record<string, unknown> },
+    sink: { next: (value: { data?: Data | null; errors?: readonly unknown[] }) => void; error: (error: unknown) => void; complete: () => void },
+  ): () => void;
 }
 
-/** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode) and collects payloads. */
-export function subscribeSse<T = any>(url: string, query: string, field: string, variables: Record<string, unknown> = {}): Collected<T> {
-  const client = createSseClient({ url, singleConnection: false, retryAttempts: 0 });
-  const c = collector<T>();
-  const dispose = client.subscribe<Record<string, T>>(
-    { query, variables },
+/** One subscription's payloads, the `field` of each collected; `release` runs once it ends or is disposed. */
+function collect<TResult, TVariables, K extends keyof TResult>(
+  client: SubscribingClient,
+  query: Operation<TResult, TVariables>,
+  field: K,
+  variables: TVariables | undefined,
+  release: () => void = () => {},
+): Collected<TResult[K]> {
+  const c = collector<TResult[K]>();
+  const dispose = client.subscribe<TResult>(
+    { query: String(query), variables: (variables ?? {}) as Record<string, unknown> },
     {
       next: (value) => (value.errors ? c.fail(value.errors) : c.push(value.data![field]!)),
       error: (error) => c.fail(error),
       complete: () => {
         c.complete();
-        client.dispose();
+        release();
       },
     },
   );
   c.dispose = () => {
     dispose();
-    client.dispose();
+    release();
   };
   return c;
+}
+
+/** Subscribes over WebSocket (graphql-ws) and collects the `field` of each payload. */
+export function subscribeWs<R, V, K extends keyof R>(client: Client, query: Operation<R, V>, field: K, variables?: V): Collected<R[K]> {
+  return collect(client, query, field, variables);
+}
+
+/** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode) and collects payloads. */
+export function subscribeSse<R, V, K extends keyof R>(url: string, query: Operation<R, V>, field: K, variables?: V): Collected<R[K]> {
+  const client = createSseClient({ url, singleConnection: false, retryAttempts: 0 });
+  return collect(client, query, field, variables, () => client.dispose());
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
+import WebSocket from "ws";
 import { createCrawlqClient, type ConnectionEvent, type CrawlqClient } from "../client/client.js";
 
 /** Where the commands find crawlq when neither --server nor CRAWLQ_SERVER says. */
@@ -28,7 +29,7 @@ export function connect(options: ConnectionOptions, note?: (message: string) => 
     if (event === "lost") note?.("connection lost; reconnecting");
     if (event === "reconnected") note?.("reconnected");
   };
-  return createCrawlqClient({ url: options.server, key: options.key ?? null, onConnection });
+  return createCrawlqClient({ url: options.server, key: options.key ?? null, onConnection, webSocketImpl: WebSocket });
 }
 
 /** Runs `work` with a client for the command's options, and closes it whatever happens. */

@@ -1,6 +1,5 @@
 import type { DocumentTypeDecoration } from "@graphql-typed-document-node/core";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws/client";
-import WebSocket from "ws";
 import { CrawlqClientError, CrawlqConnectionError, describeNetworkFailure, type GraphQLErrorPayload } from "./errors.js";
 
 /** A typed operation from src/client/operations.ts: its text, and the types of its result and variables. */
@@ -24,8 +23,11 @@ export type ConnectionEvent = "connected" | "lost" | "reconnected";
 export interface CrawlqClientOptions {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql (the WebSocket uses the same address as ws:). */
   url: string;
-  /** An API key, sent as `Authorization: Bearer KEY` (HTTP) and in connectionParams (WebSocket). */
-  key?: string | null;
+  /**
+   * An API key, sent as `Authorization: Bearer KEY` (HTTP) and in connectionParams (WebSocket); a function is
+   * asked again for each request and each connection (a key entered later, as in the dashboard).
+   */
+  key?: string | null | (() => string | null);
   /**
    * A WebSocket that was connected once and drops is opened again, and its subscriptions are sent again,
    * up to this many times in a row (waiting 250 ms, doubling, at most 5 s between tries). Default 30
@@ -35,8 +37,13 @@ export interface CrawlqClientOptions {
   onConnection?: (event: ConnectionEvent) => void;
   /** fetch to use (tests, proxies); the global one by default. */
   fetch?: typeof fetch;
-  /** The WebSocket class to use (a browser's `WebSocket`); the `ws` package by default. */
+  /**
+   * The WebSocket class to use; the global `WebSocket` by default (browsers, Node 22). The CLI and the tests
+   * pass the `ws` package's: Node 20 has no global one, and ws names the system error when a connection fails.
+   */
   webSocketImpl?: unknown;
+  /** Sends a ping every this many milliseconds, so that a connection that died silently is noticed. */
+  keepAliveMs?: number;
 }
 
 /** A typed GraphQL client for crawlq: queries and mutations over HTTP, subscriptions over graphql-ws. */
@@ -63,7 +70,10 @@ const CLOSE_NORMAL = 1000;
 export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
   const { url, key } = options;
   const fetchImpl = options.fetch ?? fetch;
-  const authorization = key ? `Bearer ${key}` : null;
+  const authorization = (): string | null => {
+    const current = typeof key === "function" ? key() : key;
+    return current ? `Bearer ${current}` : null;
+  };
   let ws: WsClient | null = null;
   let closed = false;
 
@@ -74,13 +84,14 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
   ): Promise<TResult> => {
     let response: Response;
     let text: string;
+    const auth = authorization();
     try {
       response = await fetchImpl(url, {
         method: "POST",
         headers: {
           "content-type": "application/json",
           accept: "application/graphql-response+json, application/json",
-          ...(authorization ? { authorization } : {}),
+          ...(auth ? { authorization: auth } : {}),
         },
         body: JSON.stringify({ query: operation.toString(), variables: variables ?? {} }),
         signal: init.signal,
@@ -110,8 +121,12 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     let live = false;
     ws = createWsClient({
       url: url.replace(/^http/, "ws"),
-      webSocketImpl: options.webSocketImpl ?? WebSocket,
-      connectionParams: authorization ? { authorization } : undefined,
+      webSocketImpl: options.webSocketImpl,
+      connectionParams: () => {
+        const auth = authorization();
+        return auth ? { authorization: auth } : {};
+      },
+      keepAlive: options.keepAliveMs,
       retryAttempts: maxAttempts,
       retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, 5000) + Math.random() * 250)),
       // A server that was never reached is unreachable: fail now. One that was is coming back (a restart).

@@ -18,8 +18,11 @@ export type ExportFormat = "jsonl" | "csv";
 /** Every format, for option choices. */
 export const EXPORT_FORMATS: readonly ExportFormat[] = ["jsonl", "csv"];
 
-/** What is exported of a task: the client's TaskFields selection; `worker` (a thread number) is not exported. */
-export type ExportableTask = Omit<TaskFieldsFragment, "worker">;
+/**
+ * What is exported of a task: the client's TaskFields selection but `worker` (a thread number) and `done`
+ * (the status says it).
+ */
+export type ExportableTask = Omit<TaskFieldsFragment, "worker" | "done">;
 
 type Cell = string | number | null;
 

@@ -5,14 +5,15 @@
  */
 import { graphql } from "./generated/gql.js";
 
-// What the client reads of a task: every field but `done` (derived from status). Used by the operations
-// below (codegen finds it here; its type is TaskFieldsFragment).
+// What the client reads of a task: every field. Used by the operations below (codegen finds it here; its
+// type is TaskFieldsFragment).
 graphql(`
   fragment TaskFields on Task {
     id
     submissionId
     url
     status
+    done
     attempts
     worker
     createdAt
@@ -29,6 +30,13 @@ export const SubmitCrawl = graphql(`
   }
 `);
 
+/** Submits one URL and waits until its task is done (TIMEOUT after timeoutMs; the task goes on). */
+export const Crawl = graphql(`
+  mutation Crawl($url: String!, $options: CrawlOptions, $timeoutMs: Int) {
+    crawl(url: $url, options: $options, timeoutMs: $timeoutMs) { ...TaskFields }
+  }
+`);
+
 export const CancelTask = graphql(`
   mutation CancelTask($id: ID!) {
     cancelTask(id: $id) { ...TaskFields }
@@ -38,6 +46,13 @@ export const CancelTask = graphql(`
 export const TaskById = graphql(`
   query TaskById($id: ID!) {
     task(id: $id) { ...TaskFields }
+  }
+`);
+
+/** Tasks in submission order, optionally by status, a page at a time (`after`: the last id seen). */
+export const Tasks = graphql(`
+  query Tasks($status: TaskStatus, $first: Int, $after: ID) {
+    tasks(status: $status, first: $first, after: $after) { ...TaskFields }
   }
 `);
 
@@ -71,5 +86,34 @@ export const Pool = graphql(`
 export const TaskDone = graphql(`
   subscription TaskDone($ids: [ID!], $submissionId: ID) {
     taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }
+  }
+`);
+
+// What a live table shows of a completion (the dashboard's): few fields, as thousands a second may stream
+// in. Its type is CompletionFieldsFragment.
+graphql(`
+  fragment CompletionFields on Task {
+    id
+    submissionId
+    url
+    status
+    worker
+    finishedAt
+    result { httpStatus title contentLength fetchMs }
+    error { code message }
+  }
+`);
+
+/** Every completion the caller may see, from now on (unfiltered `taskDone`), with the fields a live table shows. */
+export const Completions = graphql(`
+  subscription Completions {
+    taskDone { ...CompletionFields }
+  }
+`);
+
+/** A submission's progress: the id and status of each task as it is done (those done already first). */
+export const SubmissionProgress = graphql(`
+  subscription SubmissionProgress($submissionId: ID!) {
+    taskDone(submissionId: $submissionId) { id status }
   }
 `);

@@ -4,8 +4,10 @@ import { createClient as createWsClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import type { Document } from "../../testkit/graphql-client.js";
 import { startService, tempDatabase, TEST_ENV, type RunningService } from "../helpers/service.js";
-import { BATCH, RESULT, SUBMIT, TASK, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { Batch, Result, TaskById, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT, type SubmitData, type TaskView } from "../helpers/queries.js";
 
 const cliJs = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -19,11 +21,11 @@ function crawlq(databaseUrl: string, ...args: string[]): string {
 }
 
 /** One GraphQL operation over HTTP with a key; the status and body. */
-async function call(url: string, key: string | null, query: string, variables: Record<string, unknown> = {}) {
+async function call(url: string, key: string | null, query: Document<any, any>, variables: Record<string, unknown> = {}) {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: String(query), variables }),
   });
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: Array<{ message: string; extensions?: any }> } };
 }
@@ -70,7 +72,7 @@ describe("API keys", () => {
     const sse = await fetch(service.url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream" },
-      body: JSON.stringify({ query: TASK_DONE }),
+      body: JSON.stringify({ query: String(TaskDone) }),
     });
     expect(sse.status).toBe(401);
     await sse.body?.cancel();
@@ -113,7 +115,7 @@ describe("API keys", () => {
       let live!: () => void;
       const acknowledged = new Promise<void>((resolve) => (live = resolve));
       clients[i]!.on("connected", () => live());
-      clients[i]!.subscribe({ query: TASK_DONE }, { next: (r: any) => into.push(r.data.taskDone), error: () => {}, complete: () => {} });
+      clients[i]!.subscribe({ query: String(TaskDone) }, { next: (r: any) => into.push(r.data.taskDone), error: () => {}, complete: () => {} });
       return acknowledged;
     });
     await Promise.all(streams);
@@ -121,22 +123,22 @@ describe("API keys", () => {
     const submitted = await call(service.url, alice, SUBMIT, { urls: [site.url("/page/1"), site.url("/page/2")] });
     const { submitCrawl } = submitted.body.data as SubmitData;
     const [first, second] = submitCrawl.tasks.map((t) => t.id);
-    const done = await call(service.url, alice, BATCH, { submissionId: submitCrawl.id, timeoutMs: 10_000 });
+    const done = await call(service.url, alice, Batch, { submissionId: submitCrawl.id, timeoutMs: 10_000 });
     expect(done.body.data.batch.complete).toBe(true);
 
-    expect((await call(service.url, bob, TASK, { id: first })).body.data.task).toBeNull();
-    const notFound = async (query: string, variables: Record<string, unknown>) =>
+    expect((await call(service.url, bob, TaskById, { id: first })).body.data.task).toBeNull();
+    const notFound = async (query: Document<any, any>, variables: Record<string, unknown>) =>
       (await call(service.url, bob, query, variables)).body.errors?.[0]?.extensions?.code;
-    expect(await notFound(RESULT, { id: first, timeoutMs: 0 })).toBe("NOT_FOUND");
-    expect(await notFound(BATCH, { ids: [first, second], timeoutMs: 0 })).toBe("NOT_FOUND");
-    expect(await notFound(BATCH, { submissionId: submitCrawl.id, timeoutMs: 0 })).toBe("NOT_FOUND");
+    expect(await notFound(Result, { id: first, timeoutMs: 0 })).toBe("NOT_FOUND");
+    expect(await notFound(Batch, { ids: [first, second], timeoutMs: 0 })).toBe("NOT_FOUND");
+    expect(await notFound(Batch, { submissionId: submitCrawl.id, timeoutMs: 0 })).toBe("NOT_FOUND");
     expect(await notFound(`mutation { cancelTask(id: "${first}") { id } }`, {})).toBe("NOT_FOUND");
-    expect(await notFound(TASK_DONE, { submissionId: submitCrawl.id })).toBe("NOT_FOUND");
+    expect(await notFound(TaskDone, { submissionId: submitCrawl.id })).toBe("NOT_FOUND");
     expect((await call(service.url, bob, "{ tasks { id } }")).body.data.tasks).toEqual([]);
     expect((await call(service.url, bob, "{ pool { succeeded } }")).body.data.pool.succeeded).toBe(0);
     expect((await call(service.url, alice, "{ pool { succeeded } }")).body.data.pool.succeeded).toBe(2);
     expect((await call(service.url, admin, "{ pool { succeeded } }")).body.data.pool.succeeded).toBe(2);
-    expect((await call(service.url, admin, TASK, { id: first })).body.data.task.id).toBe(first);
+    expect((await call(service.url, admin, TaskById, { id: first })).body.data.task.id).toBe(first);
 
     // Both unfiltered streams were live before the tasks finished: alice got both, bob none.
     await new Promise<void>((resolve) => {

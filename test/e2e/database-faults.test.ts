@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
 import { startService, type RunningService } from "../helpers/service.js";
-import { SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { TaskDone } from "../../src/client/operations.js";
+import { SUBMIT } from "../helpers/queries.js";
 
 /**
  * The database's disk fills up while tasks run, then gets space back: every write fails meanwhile
@@ -75,8 +76,8 @@ describe("a database whose disk fills up and then has space again", () => {
   it("resumes by itself once writable, with every task finished exactly once", { timeout: 60_000 }, async () => {
     await withServiceOnTmpfs("crawlq.db", { CRAWLQ_PER_HOST_CONCURRENCY: "4" }, async (service, client) => {
       const urls = Array.from({ length: 120 }, (_, i) => site.url(`/slow?ms=40&ro=${i}`));
-      const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
-      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+      const { submitCrawl } = await gqlData(service.url, SUBMIT, { urls });
+      const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
       await stream.waitFor(10);
 
       fillDisk();
@@ -96,8 +97,8 @@ describe("a database whose disk fills up and then has space again", () => {
   it("a claim that fails on a full disk gives its host slots back: the host runs again once there is space", { timeout: 60_000 }, async () => {
     await withServiceOnTmpfs("claims.db", { CRAWLQ_PER_HOST_CONCURRENCY: "4", CRAWLQ_RETRY_BASE_MS: "1500" }, async (service, client) => {
       const urls = Array.from({ length: 8 }, (_, i) => site.url(`/flaky/claims-${i}?fail=1&status=503`));
-      const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
-      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+      const { submitCrawl } = await gqlData(service.url, SUBMIT, { urls });
+      const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
       // Every first attempt failed and its retry is committed (PENDING again, one attempt made).
       for (;;) {
         const { tasks } = await gqlData<{ tasks: Array<{ attempts: number }> }>(service.url, `{ tasks(status: PENDING) { attempts } }`);

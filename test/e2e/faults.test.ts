@@ -15,7 +15,8 @@ import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.j
 import { gqlData } from "../../testkit/graphql-client.js";
 import { startGatedSite, type GatedSite } from "../helpers/gated-site.js";
 import { startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
-import { BATCH, RESULT, SUBMIT, TASK_DONE, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { Batch, Result, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT, type TaskView } from "../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 
 /** Resolves once `condition` holds, checked every few ms (bounded); for server state that has no event. */
@@ -58,7 +59,7 @@ describe("clients that go away (in-process app, real socket)", () => {
   });
 
   async function submit(urls: string[]): Promise<TaskView[]> {
-    const { data, errors } = await app.graphql<SubmitData>(SUBMIT, { urls });
+    const { data, errors } = await app.graphql(SUBMIT, { urls });
     expect(errors).toBeUndefined();
     return data!.submitCrawl.tasks;
   }
@@ -82,8 +83,8 @@ describe("clients that go away (in-process app, real socket)", () => {
         complete: () => outcomes.push("complete"),
       };
       for (let i = 0; i < 20; i++) {
-        client.subscribe({ query: RESULT, variables: { id: task!.id, timeoutMs: 300_000 } }, sink);
-        client.subscribe({ query: BATCH, variables: { ids: [task!.id], timeoutMs: 300_000 } }, sink);
+        client.subscribe({ query: String(Result), variables: { id: task!.id, timeoutMs: 300_000 } }, sink);
+        client.subscribe({ query: String(Batch), variables: { ids: [task!.id], timeoutMs: 300_000 } }, sink);
       }
       await until(() => app.bus.subscriptionCount() === 40, "40 live waits over one WebSocket");
       expect(app.service.openFeeds).toBe(40);
@@ -143,7 +144,7 @@ describe("clients that go away (in-process app, real socket)", () => {
         if (received.length >= n) waiters.at(-1)!.resolve();
       });
     client.subscribe<{ taskDone: TaskView }>(
-      { query: TASK_DONE, variables: { submissionId: tasks[0]!.submissionId } },
+      { query: String(TaskDone), variables: { submissionId: tasks[0]!.submissionId } },
       {
         next: (value) => {
           if (value.errors) errors.push(value.errors);
@@ -171,7 +172,7 @@ describe("clients that go away (in-process app, real socket)", () => {
     // Two more finish while the client is away.
     gated.release(keys[5]!);
     gated.release(keys[6]!);
-    const away = await app.graphql<BatchData>(BATCH, { ids: idsOf(keys[5]!, keys[6]!), timeoutMs: 10_000 });
+    const away = await app.graphql(Batch, { ids: idsOf(keys[5]!, keys[6]!), timeoutMs: 10_000 });
     expect(away.data?.batch.complete).toBe(true);
 
     // Reconnect: graphql-ws resubscribes the same operation; the seven done tasks are replayed first.
@@ -254,11 +255,11 @@ describe("(c) a pool thread that crashes (real service, one pool thread)", () =>
   }
 
   async function submit(urls: string[]): Promise<TaskView[]> {
-    return (await unlessServiceDies(gqlData<SubmitData>(service.url, SUBMIT, { urls }))).submitCrawl.tasks;
+    return (await unlessServiceDies(gqlData(service.url, SUBMIT, { urls }))).submitCrawl.tasks;
   }
 
   async function finished(tasks: TaskView[]): Promise<TaskView[]> {
-    const { batch } = await unlessServiceDies(gqlData<BatchData>(service.url, BATCH, { ids: tasks.map((t) => t.id), timeoutMs: 15_000 }));
+    const { batch } = await unlessServiceDies(gqlData(service.url, Batch, { ids: tasks.map((t) => t.id), timeoutMs: 15_000 }));
     expect(batch.complete).toBe(true);
     return batch.tasks;
   }

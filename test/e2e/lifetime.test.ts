@@ -2,7 +2,8 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { gqlData, subscribeSse, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
-import { SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { TaskDone } from "../../src/client/operations.js";
+import { SUBMIT } from "../helpers/queries.js";
 import { startService, tempDatabase } from "../helpers/service.js";
 
 let site: FixtureSite;
@@ -32,9 +33,9 @@ describe("restart after a crash", () => {
     const env = { CRAWLQ_PER_HOST_CONCURRENCY: "4", CRAWLQ_CONCURRENCY_PER_THREAD: "2" };
     const first = await startService(db.url, env);
     const urls = Array.from({ length: 40 }, (_, i) => site.url(`/slow?ms=150&crash=${i}`));
-    const { submitCrawl } = await gqlData<SubmitData>(first.url, SUBMIT, { urls });
+    const { submitCrawl } = await gqlData(first.url, SUBMIT, { urls });
     const client = wsClient(first.url);
-    const before = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+    const before = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
     await before.waitFor(8);
     first.process.kill("SIGKILL");
     expect(await first.exited).toBe("SIGKILL");
@@ -46,7 +47,7 @@ describe("restart after a crash", () => {
 
     const second = await startService(db.url, env);
     try {
-      const after = subscribeSse<TaskView>(second.url, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+      const after = subscribeSse(second.url, TaskDone, "taskDone", { submissionId: submitCrawl.id });
       await after.completed;
       expect(after.errors).toEqual([]);
       expect(after.items).toHaveLength(40);
@@ -79,16 +80,16 @@ describe("SIGTERM", () => {
       LOG_LEVEL: "info",
     });
     const urls = Array.from({ length: 10 }, (_, i) => site.url(`/slow?ms=700&term=${i}`));
-    const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
+    const { submitCrawl } = await gqlData(service.url, SUBMIT, { urls });
     const client = wsClient(service.url);
-    const wsStream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
-    const sseStream = subscribeSse<TaskView>(service.url, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+    const wsStream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
+    const sseStream = subscribeSse(service.url, TaskDone, "taskDone", { submissionId: submitCrawl.id });
     await site.waitForRequests("/slow?ms=700&term=", 2);
 
     service.process.kill("SIGTERM");
     await service.waitForOutput(/"msg":"shutting down"/);
     const refused = await new Promise<unknown>((resolve) => {
-      client.subscribe({ query: SUBMIT, variables: { urls: [site.url("/page/1")] } }, { next: resolve, error: resolve, complete: () => {} });
+      client.subscribe({ query: String(SUBMIT), variables: { urls: [site.url("/page/1")] } }, { next: resolve, error: resolve, complete: () => {} });
     });
     expect(JSON.stringify(refused)).toContain("SHUTTING_DOWN");
 

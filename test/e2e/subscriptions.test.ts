@@ -1,34 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
+import { afterAll, describe, expect, it } from "vitest";
 import { gqlData, subscribeSse, subscribeWs, wsClient, type Collected } from "../../testkit/graphql-client.js";
-import { BATCH, RESULT, SUBMIT, TASK_DONE, type SubmitData, type TaskView } from "../helpers/queries.js";
-import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
+import type { TaskDoneSubscriptionVariables } from "../../src/client/generated/graphql.js";
+import { Batch, Result, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT, type TaskView } from "../helpers/queries.js";
+import { serviceWithSite } from "../helpers/service-with-site.js";
 
-let site: FixtureSite;
-let service: RunningService;
-const db = tempDatabase();
+const running = serviceWithSite({ CRAWLQ_PER_HOST_CONCURRENCY: "16" });
 const clients: Array<ReturnType<typeof wsClient>> = [];
-
-beforeAll(async () => {
-  site = await startFixtureSite();
-  service = await startService(db.url, { CRAWLQ_PER_HOST_CONCURRENCY: "16" });
-});
 
 afterAll(async () => {
   for (const client of clients) await client.dispose();
-  await service?.stop();
-  await site?.close();
-  db.remove();
 });
 
 function ws() {
-  const client = wsClient(service.url);
+  const client = wsClient(running.service.url);
   clients.push(client);
   return client;
 }
 
 async function submit(paths: string[]): Promise<TaskView[]> {
-  const data = await gqlData<SubmitData>(service.url, SUBMIT, { urls: paths.map((p) => site.url(p)) });
+  const data = await gqlData(running.service.url, SUBMIT, { urls: paths.map((p) => running.site.url(p)) });
   return data.submitCrawl.tasks;
 }
 
@@ -44,16 +35,16 @@ async function expectEachOnceThenComplete(stream: Collected<TaskView>, expected:
 }
 
 type Transport = "WebSocket" | "SSE";
-const open = (transport: Transport, variables: Record<string, unknown>): Collected<TaskView> =>
+const open = (transport: Transport, variables: TaskDoneSubscriptionVariables): Collected<TaskView> =>
   transport === "WebSocket"
-    ? subscribeWs<TaskView>(ws(), TASK_DONE, "taskDone", variables)
-    : subscribeSse<TaskView>(service.url, TASK_DONE, "taskDone", variables);
+    ? subscribeWs(ws(), TaskDone, "taskDone", variables)
+    : subscribeSse(running.service.url, TaskDone, "taskDone", variables);
 
 describe.each<Transport>(["WebSocket", "SSE"])("taskDone over %s", (transport) => {
   it("subscribed after half the tasks are done: the done ones first, then the rest as they finish, each once", async () => {
     const fast = await submit(["/page/1", "/page/2", "/page/3", "/page/4"].map((p) => `${p}?t=${transport}`));
     const slow = await submit([1, 2, 3, 4].map((n) => `/slow?ms=${300 + n * 100}&t=${transport}`));
-    await gqlData(service.url, BATCH, { ids: ids(fast), timeoutMs: 10_000 });
+    await gqlData(running.service.url, Batch, { ids: ids(fast), timeoutMs: 10_000 });
 
     const stream = open(transport, { ids: [...ids(fast), ...ids(slow)] });
     await expectEachOnceThenComplete(stream, [...ids(fast), ...ids(slow)]);
@@ -78,23 +69,23 @@ describe("taskDone races", () => {
     const streams: Array<Collected<TaskView>> = [];
     for (let i = 0; i < 12; i++) {
       streams.push(open(i % 2 === 0 ? "WebSocket" : "SSE", { submissionId }));
-      await gqlData(service.url, RESULT, { id: tasks[i * 5]!.id, timeoutMs: 10_000 });
+      await gqlData(running.service.url, Result, { id: tasks[i * 5]!.id, timeoutMs: 10_000 });
     }
     for (const stream of streams) await expectEachOnceThenComplete(stream, ids(tasks));
   });
 
   it("with no selection, emits every completion from its start and does not complete", async () => {
-    const stream = subscribeWs<TaskView>(ws(), TASK_DONE, "taskDone");
+    const stream = subscribeWs(ws(), TaskDone, "taskDone");
     // The protocol has no "subscribed" acknowledgement: probe until the stream is demonstrably live.
     for (let probe = 0; stream.items.length === 0 && probe < 50; probe++) {
       const [task] = await submit([`/page/${500 + probe}`]);
-      await gqlData(service.url, RESULT, { id: task!.id, timeoutMs: 10_000 });
+      await gqlData(running.service.url, Result, { id: task!.id, timeoutMs: 10_000 });
       await Promise.race([stream.waitFor(1), new Promise((resolve) => setTimeout(resolve, 100))]);
     }
     expect(stream.items.length).toBeGreaterThan(0);
     const tasks = await submit(["/page/601", "/status/500?x=1", "/slow?ms=200&nofilter"]);
     const wanted = new Set(ids(tasks));
-    await gqlData(service.url, BATCH, { ids: ids(tasks), timeoutMs: 10_000 });
+    await gqlData(running.service.url, Batch, { ids: ids(tasks), timeoutMs: 10_000 });
     const seen = () => stream.items.filter((t) => wanted.has(t.id));
     while (seen().length < 3) await stream.waitFor(stream.items.length + 1);
     expect(new Set(ids(seen()))).toEqual(wanted);
@@ -108,7 +99,7 @@ describe("taskDone races", () => {
   });
 
   it("fails with NOT_FOUND for unknown ids", async () => {
-    const stream = subscribeWs<TaskView>(ws(), TASK_DONE, "taskDone", { ids: ["99999999"] });
+    const stream = subscribeWs(ws(), TaskDone, "taskDone", { ids: ["99999999"] });
     await stream.completed;
     expect(JSON.stringify(stream.errors)).toContain("NOT_FOUND");
   });

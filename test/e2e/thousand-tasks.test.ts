@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { expectedPage, startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
-import { BATCH, SUBMIT, TASK_DONE, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { Batch, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT } from "../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
 
 const COUNT = 1000;
@@ -24,8 +25,8 @@ it(`runs ${COUNT} tasks of one submission, each result matching the fixture page
   const client = wsClient(service.url);
   const started = performance.now();
   const urls = Array.from({ length: COUNT }, (_, i) => site.url(`/page/${i + 1}`));
-  const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
-  const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+  const { submitCrawl } = await gqlData(service.url, SUBMIT, { urls });
+  const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
   await stream.completed;
   const elapsedMs = performance.now() - started;
   console.log(`${COUNT} fixture pages end to end: ${elapsedMs.toFixed(0)} ms (${((COUNT / elapsedMs) * 1000).toFixed(0)} pages/s)`);
@@ -34,7 +35,7 @@ it(`runs ${COUNT} tasks of one submission, each result matching the fixture page
   expect(stream.items).toHaveLength(COUNT);
   expect(new Set(stream.items.map((t) => t.id)).size).toBe(COUNT);
 
-  const { batch } = await gqlData<BatchData>(service.url, BATCH, { submissionId: submitCrawl.id, timeoutMs: 0 });
+  const { batch } = await gqlData(service.url, Batch, { submissionId: submitCrawl.id, timeoutMs: 0 });
   expect(batch).toMatchObject({ complete: true, done: COUNT, notDone: 0 });
   batch.tasks.forEach((task, i) => {
     const page = expectedPage(i + 1);

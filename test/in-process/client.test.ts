@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCrawlqClient, type CrawlqClient } from "../../src/client/client.js";
+import type { CrawlqClient } from "../../src/client/client.js";
 import { CrawlqClientError, CrawlqConnectionError } from "../../src/client/errors.js";
 import { followSubmission, type DoneTask } from "../../src/client/follow.js";
 import { Pool, Result, SubmitCrawl, TaskDone } from "../../src/client/operations.js";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { unusedPort } from "../helpers/cli.js";
+import { testClient } from "../helpers/client.js";
 import { startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
 
 let site: FixtureSite;
@@ -16,7 +17,7 @@ beforeAll(async () => {
   site = await startFixtureSite();
   app = await startInProcessApp();
   url = await app.listen();
-  client = createCrawlqClient({ url });
+  client = testClient(url);
 });
 
 afterAll(async () => {
@@ -51,10 +52,10 @@ describe("the typed client", () => {
   });
 
   it("an answer that is not GraphQL is HTTP_<status>; a server that cannot be reached is CrawlqConnectionError", async () => {
-    const proxy = createCrawlqClient({ url, fetch: async () => new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }) });
+    const proxy = testClient(url, { fetch: async () => new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }) });
     expect(await failure(proxy.request(Pool))).toMatchObject({ code: "HTTP_502", status: 502 });
     const port = await unusedPort();
-    const nowhere = createCrawlqClient({ url: `http://127.0.0.1:${port}/graphql` });
+    const nowhere = testClient(`http://127.0.0.1:${port}/graphql`);
     const refused = await failure(nowhere.request(Pool));
     expect(refused).toBeInstanceOf(CrawlqConnectionError);
     expect((refused as Error).message).toBe(`cannot reach crawlq at http://127.0.0.1:${port}/graphql: connect ECONNREFUSED 127.0.0.1:${port}`);

@@ -4,8 +4,10 @@ import WebSocket from "ws";
 import type { Task } from "../../src/tasks/task.js";
 import { ALL_TASKS } from "../../src/tasks/task-store.js";
 import { startFixtureSite } from "../../testkit/fixture-site.js";
+import type { Document } from "../../testkit/graphql-client.js";
 import { startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
-import { RESULT, SUBMIT, TASK_DONE, type SubmitData } from "../helpers/queries.js";
+import { Result, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT } from "../helpers/queries.js";
 
 let app: InProcessApp | undefined;
 afterEach(async () => {
@@ -30,8 +32,8 @@ async function wsConnection(url: string) {
   await new Promise<void>((resolve, reject) => socket.once("open", resolve).once("error", reject));
   socket.send(JSON.stringify({ type: "connection_init" }));
   await until(() => messages.some((m) => m.type === "connection_ack"), "connection_ack");
-  const subscribe = (id: string, query: string, variables: Record<string, unknown> = {}) =>
-    socket.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
+  const subscribe = (id: string, query: Document<any, any>, variables: Record<string, unknown> = {}) =>
+    socket.send(JSON.stringify({ id, type: "subscribe", payload: { query: String(query), variables } }));
   return { socket, messages, subscribe };
 }
 
@@ -54,13 +56,13 @@ describe("caps", () => {
     app = await startInProcessApp({ CRAWLQ_MAX_WAITS_PER_KEY: "3", CRAWLQ_TASK_TIMEOUT_MS: "120000" });
     const site = await startFixtureSite();
     onTestFinished(() => site.close());
-    const { data } = await app.graphql<SubmitData>(SUBMIT, { urls: [site.url("/hang")] });
+    const { data } = await app.graphql(SUBMIT, { urls: [site.url("/hang")] });
     const id = data!.submitCrawl.tasks[0]!.id;
     const controllers = [1, 2, 3].map(() => new AbortController());
-    const held = controllers.map((c) => app!.graphql(RESULT, { id, timeoutMs: 300_000 }, { signal: c.signal }).catch(() => null));
+    const held = controllers.map((c) => app!.graphql(Result, { id, timeoutMs: 300_000 }, { signal: c.signal }).catch(() => null));
     await until(() => app!.service.openFeeds === 3, "three live waits");
     const started = Date.now();
-    const refused = await app.graphql(RESULT, { id, timeoutMs: 300_000 });
+    const refused = await app.graphql(Result, { id, timeoutMs: 300_000 });
     expect(refused.errors?.[0]?.extensions?.code).toBe("TOO_MANY_WAITS");
     // At once, not after the 300 s the wait asked for (a loose bound for a busy machine).
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -68,7 +70,7 @@ describe("caps", () => {
     controllers[0]!.abort();
     await held[0];
     await until(() => app!.service.openFeeds === 2, "one wait to end");
-    const again = await app.graphql(RESULT, { id, timeoutMs: 0 });
+    const again = await app.graphql(Result, { id, timeoutMs: 0 });
     expect(again.errors?.[0]?.extensions?.code).toBe("TIMEOUT");
     for (const c of controllers) c.abort();
     await Promise.all(held);
@@ -77,9 +79,9 @@ describe("caps", () => {
   it("refuses a subscription past the per-connection cap on that operation only", async () => {
     app = await startInProcessApp({ CRAWLQ_MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" });
     const ws = await wsConnection(await app.listen());
-    ws.subscribe("a", TASK_DONE);
-    ws.subscribe("b", TASK_DONE);
-    ws.subscribe("c", TASK_DONE);
+    ws.subscribe("a", TaskDone);
+    ws.subscribe("b", TaskDone);
+    ws.subscribe("c", TaskDone);
     await until(() => ws.messages.some((m) => m.id === "c"), "an answer for c");
     const c = ws.messages.find((m) => m.id === "c")!;
     expect(c.type).toBe("error");
@@ -88,7 +90,7 @@ describe("caps", () => {
     // Ending one frees its place.
     ws.socket.send(JSON.stringify({ id: "a", type: "complete" }));
     await until(() => app!.bus.subscriptionCount() === 1, "a to end");
-    ws.subscribe("d", TASK_DONE);
+    ws.subscribe("d", TaskDone);
     await until(() => app!.bus.subscriptionCount() === 2, "d to be live");
     expect(ws.messages.some((m) => m.id === "d" && m.type === "error")).toBe(false);
     ws.socket.close();
@@ -98,10 +100,10 @@ describe("caps", () => {
     app = await startInProcessApp({ CRAWLQ_MAX_SUBSCRIPTIONS: "2" });
     const url = await app.listen();
     const sockets = await Promise.all([1, 2, 3].map(() => wsConnection(url)));
-    sockets[0]!.subscribe("s", TASK_DONE);
-    sockets[1]!.subscribe("s", TASK_DONE);
+    sockets[0]!.subscribe("s", TaskDone);
+    sockets[1]!.subscribe("s", TaskDone);
     await until(() => app!.bus.subscriptionCount() === 2, "two live subscriptions");
-    sockets[2]!.subscribe("s", TASK_DONE);
+    sockets[2]!.subscribe("s", TaskDone);
     await until(() => sockets[2]!.messages.some((m) => m.id === "s"), "an answer");
     const answer = sockets[2]!.messages.find((m) => m.id === "s")!;
     expect(JSON.stringify(answer.payload)).toContain("TOO_MANY_SUBSCRIPTIONS");
@@ -111,7 +113,7 @@ describe("caps", () => {
   it("ends a subscriber that falls too far behind with SLOW_SUBSCRIBER, keeping the service's memory bounded", async () => {
     app = await startInProcessApp({ CRAWLQ_SUBSCRIBER_BUFFER: "100" });
     const ws = await wsConnection(await app.listen());
-    ws.subscribe("slow", TASK_DONE);
+    ws.subscribe("slow", TaskDone);
     await until(() => app!.bus.subscriptionCount() === 1, "the subscription to be live");
     // The client stops reading: the kernel buffers fill, then the service's sends wait, then its queue grows.
     (ws.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
@@ -164,7 +166,7 @@ describe("fan-out", () => {
     const url = await app.listen();
     const sockets = await Promise.all(Array.from({ length: 20 }, () => wsConnection(url)));
     // 15 subscribers share one selection, 5 another (a different document).
-    sockets.forEach((s, n) => s.subscribe("s", n < 15 ? TASK_DONE : "subscription { taskDone { id url } }"));
+    sockets.forEach((s, n) => s.subscribe("s", n < 15 ? TaskDone : "subscription { taskDone { id url } }"));
     await until(() => app!.bus.subscriptionCount() === 20, "20 live subscriptions");
     const before = { ...sharedExecutionCounts };
     app.bus.publish([fakeDone(1), fakeDone(2), fakeDone(3)]);

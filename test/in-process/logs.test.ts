@@ -1,63 +1,31 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createApp, type App } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import { createLogger } from "../../src/logger.js";
-import { migrateSqlite } from "../../src/tasks/store/sqlite/migrate.js";
+import { Batch, SubmitCrawl } from "../../src/client/operations.js";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
-import { TEST_ENV } from "../helpers/service.js";
+import { capturedLogs, startInProcessApp, type InProcessApp } from "../helpers/in-process-app.js";
 
 // What the service logs, through the logger main.ts builds (createLogger), captured as JSON lines.
 
-interface LogLine {
-  level: number;
-  msg: string;
-  requestId?: string;
-  [key: string]: unknown;
-}
-
-const lines: LogLine[] = [];
-let app: App;
+const { logger, lines } = capturedLogs();
+let app: InProcessApp;
 let site: FixtureSite;
-let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "crawlq-logs-"));
   site = await startFixtureSite();
-  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: "debug", PORT: "0", DATABASE_URL: `file:${path.join(dir, "crawlq.db")}` });
-  migrateSqlite(config.databaseUrl);
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  app = await createApp(config, createLogger("debug", sink));
+  app = await startInProcessApp({ LOG_LEVEL: "debug" }, { logger });
 });
 
 afterAll(async () => {
-  await app?.stop();
+  await app?.close();
   await site?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 beforeEach(() => {
   lines.length = 0;
 });
 
-async function send(query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const response = await app.yoga.fetch("http://127.0.0.1:4000/graphql", {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  return response.json();
-}
+const send = (query: string): Promise<any> => app.graphql(query);
 
 describe("request ids", () => {
   it("an unexpected error's answer carries the requestId its error line carries", async () => {
@@ -118,12 +86,9 @@ describe("request ids", () => {
 
 describe("task lines", () => {
   it("one info line per submission (with its request's id); one debug line per terminal transition", async () => {
-    const body = await send(
-      `mutation($urls: [String!]!) { submitCrawl(urls: $urls) { id tasks { id } } }`,
-      { urls: [site.url("/page/1"), site.url("/status/404")] },
-    );
-    const submission = body.data.submitCrawl;
-    await send(`query($sid: ID!) { batch(submissionId: $sid, timeoutMs: 20000) { complete } }`, { sid: submission.id });
+    const { data } = await app.graphql(SubmitCrawl, { urls: [site.url("/page/1"), site.url("/status/404")] });
+    const submission = data!.submitCrawl;
+    await app.graphql(Batch, { submissionId: submission.id, timeoutMs: 20_000 });
 
     const submitted = lines.filter((l) => l.msg === "submission accepted");
     expect(submitted).toHaveLength(1);
@@ -131,7 +96,7 @@ describe("task lines", () => {
     expect(submitted[0]!.requestId).toMatch(/^[0-9a-f-]{36}$/);
 
     const finished = lines.filter((l) => l.msg === "task finished");
-    const [page, notFound] = submission.tasks.map((t: { id: string }) => Number(t.id));
+    const [page, notFound] = submission.tasks.map((t) => Number(t.id));
     expect(finished.map(({ level, taskId, status, code }) => ({ level, taskId, status, code })).sort((a, b) => Number(a.taskId) - Number(b.taskId))).toEqual([
       { level: 20, taskId: page, status: "SUCCEEDED", code: null },
       { level: 20, taskId: notFound, status: "FAILED", code: "HTTP_STATUS" },

@@ -62,6 +62,15 @@ describe("the dashboard at /", () => {
     expect((await get("/index.html")).status).toBe(200);
   });
 
+  it("runs on the typed client (src/client) with none of its Node-only dependencies bundled", async () => {
+    const html = await (await get("/")).text();
+    const scripts = [...html.matchAll(/src="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+    const code = (await Promise.all(scripts.map(async (path) => (await get(path)).text()))).join("\n");
+    expect(code).toContain("subscription Completions");
+    // Neither the ws package (its browser stub) nor a node: built-in.
+    expect(code).not.toMatch(/ws does not work in the browser|["']node:/);
+  });
+
   it("answers HEAD, revalidation (304) and gzip", async () => {
     const head = await get("/", {}, "HEAD");
     expect(head.status).toBe(200);

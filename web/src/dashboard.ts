@@ -1,8 +1,18 @@
+import { CrawlqClientError } from "../../src/client/errors.ts";
+// The documents of src/client/operations.ts, from generated/graphql.ts rather than operations.ts: that one
+// goes through generated/gql.ts, whose lookup table would put every operation's text in the bundle again.
+import {
+  CompletionsDocument,
+  PoolDocument,
+  SubmissionProgressDocument,
+  SubmitCrawlDocument,
+  type PoolQuery,
+} from "../../src/client/generated/graphql.ts";
 import { forgetKey, storedKey } from "./api-key.ts";
 import { CompletionTable } from "./completion-table.ts";
-import { COMPLETION_FIELDS, type Completion } from "./completion.ts";
+import type { Completion } from "./completion.ts";
 import { formatCount } from "./format.ts";
-import { follow, GraphQLRequestError, liveClient, request, type ConnectionState } from "./graphql.ts";
+import { dashboardClient, follow, type ConnectionState } from "./graphql.ts";
 import { Throughput } from "./throughput.ts";
 import { showDetails } from "./details.ts";
 
@@ -12,29 +22,12 @@ const MAX_ROWS = 100;
 const TABLE_INTERVAL_MS = 100;
 const POOL_POLL_MS = 1_000;
 
-const POOL = `query DashboardPool { pool { threads inFlight running pending succeeded failed cancelled } }`;
-const LIVE = `subscription DashboardLive { taskDone { ${COMPLETION_FIELDS} } }`;
-// Progress only: the rows come from the live stream, so each completion's fields cross the wire once.
-const WATCH = `subscription DashboardWatch($submissionId: ID!) { taskDone(submissionId: $submissionId) { id status } }`;
-const SUBMIT = `mutation DashboardSubmit($urls: [String!]!) { submitCrawl(urls: $urls) { id tasks { id } } }`;
-
-interface PoolStats {
-  threads: number;
-  inFlight: number;
-  running: number;
-  pending: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-}
-
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const connection = byId<HTMLElement>("connection");
 const forgetButton = byId<HTMLButtonElement>("forget-key");
 const note = byId<HTMLElement>("completions-note");
 const throughput = new Throughput(byId<HTMLCanvasElement>("sparkline"), byId<HTMLElement>("rate"));
-const table = new CompletionTable(byId<HTMLTableElement>("completions"), { maxRows: MAX_ROWS, minIntervalMs: TABLE_INTERVAL_MS }, (completion) => void showDetails(completion));
 
 const LABELS: Record<ConnectionState, string> = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
 const showState = (state: ConnectionState) => {
@@ -42,7 +35,8 @@ const showState = (state: ConnectionState) => {
   connection.textContent = LABELS[state];
   forgetButton.hidden = storedKey() === null;
 };
-const client = liveClient(showState);
+const client = dashboardClient(showState);
+const table = new CompletionTable(byId<HTMLTableElement>("completions"), { maxRows: MAX_ROWS, minIntervalMs: TABLE_INTERVAL_MS }, (completion) => void showDetails(client, completion));
 forgetButton.addEventListener("click", () => {
   forgetKey();
   location.reload();
@@ -60,10 +54,10 @@ table.onDrawn = () => {
     (table.paused ? " · held still while the pointer is over the table" : "");
 };
 
-follow<{ taskDone: Completion }>(client, LIVE, {}, { next: ({ taskDone }) => receive(taskDone) });
+follow(client, CompletionsDocument, {}, { next: ({ taskDone }) => receive(taskDone) });
 
 const stats = document.querySelectorAll<HTMLElement>("[data-stat]");
-const showStats = (pool: PoolStats) => {
+const showStats = (pool: PoolQuery["pool"]) => {
   const values: Record<string, number> = {
     threads: pool.threads,
     inFlight: pool.inFlight,
@@ -80,7 +74,7 @@ let pollNow: () => void = () => {};
 void (async () => {
   for (;;) {
     try {
-      showStats((await request<{ pool: PoolStats }>(POOL)).pool);
+      showStats((await client.request(PoolDocument)).pool);
       forgetButton.hidden = storedKey() === null;
     } catch {
       // The service is restarting or unreachable: the connection indicator says so; try again.
@@ -115,7 +109,7 @@ async function submit(): Promise<void> {
   submitButton.disabled = true;
   message.textContent = `Submitting ${formatCount(urls.length)} URL${urls.length === 1 ? "" : "s"}…`;
   try {
-    const { submitCrawl } = await request<{ submitCrawl: { id: string; tasks: Array<{ id: string }> } }>(SUBMIT, { urls });
+    const { submitCrawl } = await client.request(SubmitCrawlDocument, { urls });
     message.textContent = "";
     textarea.value = "";
     watch(submitCrawl.id, submitCrawl.tasks.length);
@@ -129,10 +123,8 @@ async function submit(): Promise<void> {
 
 /** A refused submission, readably: BAD_USER_INPUT lists the bad entries. */
 function describe(error: unknown): string {
-  if (!(error instanceof GraphQLRequestError)) return `Not submitted: ${error instanceof Error ? error.message : String(error)}`;
-  const [first] = error.errors;
-  const invalid = first?.extensions?.["invalid"] as Array<{ index: number; value: string; reason: string }> | undefined;
-  if (!invalid?.length) return `Not submitted: ${error.message}`;
+  const invalid = error instanceof CrawlqClientError ? error.invalid : undefined;
+  if (!invalid?.length) return `Not submitted: ${error instanceof Error ? error.message : String(error)}`;
   const shown = invalid.slice(0, 3).map((entry) => `line ${entry.index + 1} (${entry.value}): ${entry.reason}`);
   return `Not submitted: ${shown.join("; ")}${invalid.length > 3 ? `; and ${invalid.length - 3} more` : ""}`;
 }
@@ -173,7 +165,8 @@ function watch(submissionId: string, total: number): void {
     } else pending ||= window.setTimeout(() => requestAnimationFrame(show), TABLE_INTERVAL_MS);
   };
   show();
-  follow<{ taskDone: Pick<Completion, "id" | "status"> }>(client, WATCH, { submissionId }, {
+  // Progress only: the rows come from the live stream, so each completion's fields cross the wire once.
+  follow(client, SubmissionProgressDocument, { submissionId }, {
     next: ({ taskDone }) => {
       if (seen.has(taskDone.id)) return;
       seen.add(taskDone.id);
@@ -183,7 +176,7 @@ function watch(submissionId: string, total: number): void {
     // The server ends every stream when it stops: an unfinished submission is followed again.
     complete: () => seen.size < total,
     error: (error) => {
-      label.textContent = `Submission ${submissionId}: ${error instanceof Error ? error.message : "stream failed"}; retrying…`;
+      label.textContent = `Submission ${submissionId}: ${error.message}; retrying…`;
     },
   });
 }

@@ -1,38 +1,7 @@
+import type { CrawlqClient } from "../../src/client/client.ts";
+import { TaskByIdDocument, type TaskFieldsFragment } from "../../src/client/generated/graphql.ts";
 import type { Completion } from "./completion.ts";
 import { formatBytes, formatMs } from "./format.ts";
-import { request } from "./graphql.ts";
-
-const TASK = `query DashboardTask($id: ID!) {
-  task(id: $id) {
-    id submissionId url status attempts worker createdAt startedAt finishedAt
-    result { httpStatus finalUrl contentType contentLength title linkCount fetchMs parseMs }
-    error { code message }
-  }
-}`;
-
-/** A task as the details panel asks for it. */
-interface TaskDetails {
-  id: string;
-  submissionId: string;
-  url: string;
-  status: string;
-  attempts: number;
-  worker: number | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  result: {
-    httpStatus: number;
-    finalUrl: string;
-    contentType: string | null;
-    contentLength: number;
-    title: string | null;
-    linkCount: number;
-    fetchMs: number;
-    parseMs: number;
-  } | null;
-  error: { code: string; message: string } | null;
-}
 
 const panel = document.getElementById("details") as HTMLElement;
 const heading = document.getElementById("details-title") as HTMLElement;
@@ -66,16 +35,16 @@ function fill(rows: Array<[string, string | number | null | undefined]>): void {
  * Opens the panel for one completion: what the table row knows at once, then the task's full result or
  * error as the service has it.
  */
-export async function showDetails(completion: Completion): Promise<void> {
+export async function showDetails(client: CrawlqClient, completion: Completion): Promise<void> {
   showing = completion.id;
   panel.hidden = false;
   panel.className = `details status-${completion.status.toLowerCase()}`;
   heading.textContent = `Task ${completion.id} · ${completion.status}`;
   fill([["url", completion.url]]);
   raw.textContent = "Loading…";
-  let task: TaskDetails | null;
+  let task: TaskFieldsFragment | null;
   try {
-    task = (await request<{ task: TaskDetails | null }>(TASK, { id: completion.id })).task;
+    task = (await client.request(TaskByIdDocument, { id: completion.id })).task;
   } catch (error) {
     if (showing === completion.id) raw.textContent = `Could not load the task: ${error instanceof Error ? error.message : String(error)}`;
     return;

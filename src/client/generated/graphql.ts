@@ -33,7 +33,7 @@ export type TaskStatus =
   | 'RUNNING'
   | 'SUCCEEDED';
 
-export type TaskFieldsFragment = { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null };
+export type TaskFieldsFragment = { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null };
 
 export type SubmitCrawlMutationVariables = Exact<{
   urls: Array<string> | string;
@@ -43,19 +43,37 @@ export type SubmitCrawlMutationVariables = Exact<{
 
 export type SubmitCrawlMutation = { submitCrawl: { id: string, tasks: Array<{ id: string }> } };
 
+export type CrawlMutationVariables = Exact<{
+  url: string;
+  options?: CrawlOptions | null | undefined;
+  timeoutMs?: number | null | undefined;
+}>;
+
+
+export type CrawlMutation = { crawl: { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
+
 export type CancelTaskMutationVariables = Exact<{
   id: string;
 }>;
 
 
-export type CancelTaskMutation = { cancelTask: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
+export type CancelTaskMutation = { cancelTask: { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
 
 export type TaskByIdQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type TaskByIdQuery = { task: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } | null };
+export type TaskByIdQuery = { task: { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } | null };
+
+export type TasksQueryVariables = Exact<{
+  status?: TaskStatus | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type TasksQuery = { tasks: Array<{ id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null }> };
 
 export type ResultQueryVariables = Exact<{
   id: string;
@@ -63,7 +81,7 @@ export type ResultQueryVariables = Exact<{
 }>;
 
 
-export type ResultQuery = { result: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
+export type ResultQuery = { result: { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
 
 export type BatchQueryVariables = Exact<{
   ids?: Array<string> | string | null | undefined;
@@ -73,7 +91,7 @@ export type BatchQueryVariables = Exact<{
 }>;
 
 
-export type BatchQuery = { batch: { complete: boolean, done: number, notDone: number, tasks: Array<{ id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null }> } };
+export type BatchQuery = { batch: { complete: boolean, done: number, notDone: number, tasks: Array<{ id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null }> } };
 
 export type SubmissionCountsQueryVariables = Exact<{
   submissionId: string;
@@ -93,7 +111,21 @@ export type TaskDoneSubscriptionVariables = Exact<{
 }>;
 
 
-export type TaskDoneSubscription = { taskDone: { id: string, submissionId: string, url: string, status: TaskStatus, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
+export type TaskDoneSubscription = { taskDone: { id: string, submissionId: string, url: string, status: TaskStatus, done: boolean, attempts: number, worker: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, result: { httpStatus: number, finalUrl: string, contentType: string | null, contentLength: number, title: string | null, linkCount: number, fetchMs: number, parseMs: number } | null, error: { code: string, message: string } | null } };
+
+export type CompletionFieldsFragment = { id: string, submissionId: string, url: string, status: TaskStatus, worker: number | null, finishedAt: string | null, result: { httpStatus: number, title: string | null, contentLength: number, fetchMs: number } | null, error: { code: string, message: string } | null };
+
+export type CompletionsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CompletionsSubscription = { taskDone: { id: string, submissionId: string, url: string, status: TaskStatus, worker: number | null, finishedAt: string | null, result: { httpStatus: number, title: string | null, contentLength: number, fetchMs: number } | null, error: { code: string, message: string } | null } };
+
+export type SubmissionProgressSubscriptionVariables = Exact<{
+  submissionId: string;
+}>;
+
+
+export type SubmissionProgressSubscription = { taskDone: { id: string, status: TaskStatus } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -119,6 +151,7 @@ export const TaskFieldsFragmentDoc = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -140,6 +173,26 @@ export const TaskFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"TaskFields"}) as unknown as TypedDocumentString<TaskFieldsFragment, unknown>;
+export const CompletionFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CompletionFields on Task {
+  id
+  submissionId
+  url
+  status
+  worker
+  finishedAt
+  result {
+    httpStatus
+    title
+    contentLength
+    fetchMs
+  }
+  error {
+    code
+    message
+  }
+}
+    `, {"fragmentName":"CompletionFields"}) as unknown as TypedDocumentString<CompletionFieldsFragment, unknown>;
 export const SubmitCrawlDocument = new TypedDocumentString(`
     mutation SubmitCrawl($urls: [String!]!, $options: CrawlOptions) {
   submitCrawl(urls: $urls, options: $options) {
@@ -150,6 +203,38 @@ export const SubmitCrawlDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SubmitCrawlMutation, SubmitCrawlMutationVariables>;
+export const CrawlDocument = new TypedDocumentString(`
+    mutation Crawl($url: String!, $options: CrawlOptions, $timeoutMs: Int) {
+  crawl(url: $url, options: $options, timeoutMs: $timeoutMs) {
+    ...TaskFields
+  }
+}
+    fragment TaskFields on Task {
+  id
+  submissionId
+  url
+  status
+  done
+  attempts
+  worker
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    httpStatus
+    finalUrl
+    contentType
+    contentLength
+    title
+    linkCount
+    fetchMs
+    parseMs
+  }
+  error {
+    code
+    message
+  }
+}`) as unknown as TypedDocumentString<CrawlMutation, CrawlMutationVariables>;
 export const CancelTaskDocument = new TypedDocumentString(`
     mutation CancelTask($id: ID!) {
   cancelTask(id: $id) {
@@ -161,6 +246,7 @@ export const CancelTaskDocument = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -192,6 +278,7 @@ export const TaskByIdDocument = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -212,6 +299,38 @@ export const TaskByIdDocument = new TypedDocumentString(`
     message
   }
 }`) as unknown as TypedDocumentString<TaskByIdQuery, TaskByIdQueryVariables>;
+export const TasksDocument = new TypedDocumentString(`
+    query Tasks($status: TaskStatus, $first: Int, $after: ID) {
+  tasks(status: $status, first: $first, after: $after) {
+    ...TaskFields
+  }
+}
+    fragment TaskFields on Task {
+  id
+  submissionId
+  url
+  status
+  done
+  attempts
+  worker
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    httpStatus
+    finalUrl
+    contentType
+    contentLength
+    title
+    linkCount
+    fetchMs
+    parseMs
+  }
+  error {
+    code
+    message
+  }
+}`) as unknown as TypedDocumentString<TasksQuery, TasksQueryVariables>;
 export const ResultDocument = new TypedDocumentString(`
     query Result($id: ID!, $timeoutMs: Int) {
   result(id: $id, timeoutMs: $timeoutMs) {
@@ -223,6 +342,7 @@ export const ResultDocument = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -264,6 +384,7 @@ export const BatchDocument = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -317,6 +438,7 @@ export const TaskDoneDocument = new TypedDocumentString(`
   submissionId
   url
   status
+  done
   attempts
   worker
   createdAt
@@ -337,3 +459,35 @@ export const TaskDoneDocument = new TypedDocumentString(`
     message
   }
 }`) as unknown as TypedDocumentString<TaskDoneSubscription, TaskDoneSubscriptionVariables>;
+export const CompletionsDocument = new TypedDocumentString(`
+    subscription Completions {
+  taskDone {
+    ...CompletionFields
+  }
+}
+    fragment CompletionFields on Task {
+  id
+  submissionId
+  url
+  status
+  worker
+  finishedAt
+  result {
+    httpStatus
+    title
+    contentLength
+    fetchMs
+  }
+  error {
+    code
+    message
+  }
+}`) as unknown as TypedDocumentString<CompletionsSubscription, CompletionsSubscriptionVariables>;
+export const SubmissionProgressDocument = new TypedDocumentString(`
+    subscription SubmissionProgress($submissionId: ID!) {
+  taskDone(submissionId: $submissionId) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<SubmissionProgressSubscription, SubmissionProgressSubscriptionVariables>;

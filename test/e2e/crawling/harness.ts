@@ -6,7 +6,9 @@ import { createServer } from "node:net";
 import { expect } from "vitest";
 import type { FixtureSite, RequestRecord } from "../../../testkit/fixture-site.js";
 import { gql, gqlData, type GraphQLResponse } from "../../../testkit/graphql-client.js";
-import { BATCH, SUBMIT, TASK, type BatchData, type SubmitData, type TaskView } from "../../helpers/queries.js";
+import { Batch, TaskById } from "../../../src/client/operations.js";
+import type { BatchQuery } from "../../../src/client/generated/graphql.js";
+import { SUBMIT, type SubmitData, type TaskView } from "../../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
 
 export interface CrawlOptionsInput {
@@ -26,7 +28,7 @@ export interface Crawlq {
   /** batch(ids, ALL_COMPLETED): every task, done; fails the test if they are not all done within timeoutMs. */
   finished(tasks: ReadonlyArray<{ id: string }>, timeoutMs?: number): Promise<TaskView[]>;
   /** batch(ids, timeoutMs) as it stands then, complete or not. */
-  batch(tasks: ReadonlyArray<{ id: string }>, timeoutMs: number): Promise<BatchData["batch"]>;
+  batch(tasks: ReadonlyArray<{ id: string }>, timeoutMs: number): Promise<BatchQuery["batch"]>;
   /** submit + finished. */
   crawl(urls: string[], options?: CrawlOptionsInput, timeoutMs?: number): Promise<TaskView[]>;
   task(id: string): Promise<TaskView>;
@@ -45,9 +47,9 @@ export async function startCrawlq(env: Record<string, string>): Promise<Crawlq> 
   }
   const url = service.url;
   const submitRaw = (urls: string[], options?: CrawlOptionsInput) =>
-    gql<SubmitData>(url, SUBMIT, { urls, ...(options ? { options } : {}) });
+    gql(url, SUBMIT, { urls, ...(options ? { options } : {}) });
   const batch = async (tasks: ReadonlyArray<{ id: string }>, timeoutMs: number) =>
-    (await gqlData<BatchData>(url, BATCH, { ids: tasks.map((t) => t.id), timeoutMs })).batch;
+    (await gqlData(url, Batch, { ids: tasks.map((t) => t.id), timeoutMs })).batch;
   const finished = async (tasks: ReadonlyArray<{ id: string }>, timeoutMs = 20_000) => {
     const result = await batch(tasks, timeoutMs);
     expect(result.complete, `tasks not all done within ${timeoutMs} ms`).toBe(true);
@@ -66,7 +68,7 @@ export async function startCrawlq(env: Record<string, string>): Promise<Crawlq> 
     batch,
     finished,
     crawl: async (urls, options, timeoutMs) => finished(await submit(urls, options), timeoutMs),
-    task: async (id) => (await gqlData<{ task: TaskView }>(url, TASK, { id })).task,
+    task: async (id) => (await gqlData(url, TaskById, { id })).task!,
     stop: async () => {
       const code = await service.stop();
       db.remove();

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_TITLE_LENGTH } from "../../../src/crawler/limits.js";
 import { HUGE_TITLE_LENGTH, hugeTitle, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { gqlData } from "../../../testkit/graphql-client.js";
-import { BATCH, SUBMIT, type BatchData, type SubmitData } from "../../helpers/queries.js";
+import { Batch } from "../../../src/client/operations.js";
+import type { BatchQuery } from "../../../src/client/generated/graphql.js";
+import { SUBMIT } from "../../helpers/queries.js";
 import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
 
 const HOSTS = 16;
@@ -83,13 +85,13 @@ describe(`${PAGES} pages with a ${HUGE_TITLE_LENGTH.toLocaleString("en")}-charac
       throw new Error(`the service exited (${code}) while crawling; last output:\n${service.output().slice(-2000)}`);
     });
     died.catch(() => {}); // it only matters in the race below; afterAll's stop() settles it too
-    let done: BatchData["batch"];
+    let done: BatchQuery["batch"];
     let memory: ReturnType<typeof memoryOf> = null;
     try {
       const urls = Array.from({ length: PAGES }, (_, n) => `http://${hostNames[n % HOSTS]}:${site.port}/huge-title?n=${n}`);
       const crawled = (async () => {
-        const { submitCrawl } = await gqlData<SubmitData>(service.url, SUBMIT, { urls });
-        return (await gqlData<BatchData>(service.url, BATCH, { submissionId: submitCrawl.id, timeoutMs: 150_000 })).batch;
+        const { submitCrawl } = await gqlData(service.url, SUBMIT, { urls });
+        return (await gqlData(service.url, Batch, { submissionId: submitCrawl.id, timeoutMs: 150_000 })).batch;
       })();
       crawled.catch(() => {}); // once the service has died, the race below reports that instead
       done = await Promise.race([crawled, died]);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
 import { subscribeWs, wsClient } from "../../../testkit/graphql-client.js";
-import { TASK_DONE, type TaskView } from "../../helpers/queries.js";
+import { TaskDone } from "../../../src/client/operations.js";
 import { closedPort, startCrawlq, startGaps, type Crawlq } from "./harness.js";
 
 const BASE_MS = 200;
@@ -134,7 +134,7 @@ describe("retries", () => {
     const [submitted] = await crawlq.submit([site.url(path)]);
     const client = wsClient(crawlq.url);
     try {
-      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { ids: [submitted!.id] });
+      const stream = subscribeWs(client, TaskDone, "taskDone", { ids: [submitted!.id] });
       for (const attemptsSeen of [1, 2]) {
         // The task cannot finish before its 3rd request, so whatever is observed now is "between attempts".
         await site.waitForRequests(path, attemptsSeen);
