@@ -4,7 +4,8 @@ import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.j
 import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
 import { POSTGRES, type TestDatabase } from "../helpers/backends.js";
 import { startGatedSite, type GatedSite } from "../helpers/gated-site.js";
-import { BATCH, RESULT, SUBMIT, TASK_DONE, type BatchData, type SubmitData, type TaskView } from "../helpers/queries.js";
+import { Batch, Result, TaskDone } from "../../src/client/operations.js";
+import { SUBMIT, type TaskView } from "../helpers/queries.js";
 import { startService, type RunningService } from "../helpers/service.js";
 
 /**
@@ -80,10 +81,10 @@ describe("three instances, one killed with SIGKILL mid-run", () => {
     const urls = Array.from({ length: COUNT }, (_, i) => site.url(`/page/${i + 1}`));
     const client = wsClient(b!.url);
     try {
-      const { submitCrawl } = await gqlData<SubmitData>(a!.url, SUBMIT, { urls: urls.slice(0, 1) });
+      const { submitCrawl } = await gqlData(a!.url, SUBMIT, { urls: urls.slice(0, 1) });
       // Subscribed (on B) to a second submission before any of its tasks can finish: submitted on A after.
-      const big = await gqlData<SubmitData>(a!.url, SUBMIT, { urls });
-      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: big.submitCrawl.id });
+      const big = await gqlData(a!.url, SUBMIT, { urls });
+      const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: big.submitCrawl.id });
       expect(submitCrawl.id).not.toBe(big.submitCrawl.id);
 
       // Kill C while it holds claims.
@@ -102,7 +103,7 @@ describe("three instances, one killed with SIGKILL mid-run", () => {
       expect(new Set(ids).size).toBe(COUNT);
 
       // What the stream said is what the database holds: no terminal state changed after it was read.
-      const { batch } = await gqlData<BatchData>(a!.url, BATCH, { submissionId: big.submitCrawl.id, timeoutMs: 0 });
+      const { batch } = await gqlData(a!.url, Batch, { submissionId: big.submitCrawl.id, timeoutMs: 0 });
       expect(batch).toMatchObject({ complete: true, done: COUNT, notDone: 0 });
       const streamed = new Map(stream.items.map((t) => [t.id, t]));
       for (const task of batch.tasks) expect(streamed.get(task.id)).toEqual(task);
@@ -129,7 +130,7 @@ describe("completions cross instances", () => {
     const ids = { a: await instanceId(a!), b: await instanceId(b!) };
     // 24 tasks, 16 in flight at most per instance (TEST_ENV): each instance holds some.
     const keys = Array.from({ length: 24 }, (_, i) => `cross-${i}`);
-    const { submitCrawl } = await gqlData<SubmitData>(a!.url, SUBMIT, { urls: keys.map((k) => gated.url(k)) });
+    const { submitCrawl } = await gqlData(a!.url, SUBMIT, { urls: keys.map((k) => gated.url(k)) });
     await Promise.all(keys.map((k) => gated.arrived(k)));
     const claims = await claimsByInstance();
     const ranByB = claims.get(ids.b) ?? [];
@@ -138,8 +139,8 @@ describe("completions cross instances", () => {
 
     const client = wsClient(a!.url);
     try {
-      const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
-      const waited = gqlData<{ result: TaskView }>(a!.url, RESULT, { id: String(ranByB[0]), timeoutMs: 20_000 });
+      const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
+      const waited = gqlData(a!.url, Result, { id: String(ranByB[0]), timeoutMs: 20_000 });
       // Whether or not the two are live yet when the gates open, each reads the database after subscribing.
       for (const k of keys) gated.release(k);
       const { result } = await waited;
@@ -161,10 +162,10 @@ describe("completions cross instances", () => {
       const [a, b] = await startInstances(2, { CRAWLQ_PER_HOST_CONCURRENCY: "64" });
       const COUNT = 2000;
       const urls = Array.from({ length: COUNT }, (_, i) => site.url(`/page/${i + 1}`));
-      const { submitCrawl } = await gqlData<SubmitData>(b!.url, SUBMIT, { urls });
+      const { submitCrawl } = await gqlData(b!.url, SUBMIT, { urls });
       const client = wsClient(a!.url);
       try {
-        const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+        const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
         await stream.waitFor(200);
         // A's LISTEN connection: the bus names it after its process.
         const { rows } = await sql.query<{ pid: number }>(
@@ -195,8 +196,8 @@ describe("politeness holds for the cluster", () => {
       const urls = Array.from({ length: 120 }, (_, i) => site.url(`/page/${i + 1}`));
       const client = wsClient(a!.url);
       try {
-        const { submitCrawl } = await gqlData<SubmitData>(a!.url, SUBMIT, { urls });
-        const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+        const { submitCrawl } = await gqlData(a!.url, SUBMIT, { urls });
+        const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
         await stream.completed;
         expect(stream.items).toHaveLength(urls.length);
       } finally {
@@ -216,8 +217,8 @@ describe("politeness holds for the cluster", () => {
       const urls = Array.from({ length: 8 }, (_, i) => site.url(`/page/${i + 1}`));
       const client = wsClient(a!.url);
       try {
-        const { submitCrawl } = await gqlData<SubmitData>(a!.url, SUBMIT, { urls, options: { hostDelayMs: 150 } });
-        const stream = subscribeWs<TaskView>(client, TASK_DONE, "taskDone", { submissionId: submitCrawl.id });
+        const { submitCrawl } = await gqlData(a!.url, SUBMIT, { urls, options: { hostDelayMs: 150 } });
+        const stream = subscribeWs(client, TaskDone, "taskDone", { submissionId: submitCrawl.id });
         await stream.completed;
       } finally {
         await client.dispose();
@@ -241,7 +242,7 @@ describe("SIGTERM on one of two instances", () => {
       const [a, b] = await startInstances(2, { CRAWLQ_LEASE_MS: "120000", CRAWLQ_SHUTDOWN_GRACE_MS: "200", CRAWLQ_PER_HOST_CONCURRENCY: "64" });
       const ids = { a: await instanceId(a!), b: await instanceId(b!) };
       const keys = Array.from({ length: 30 }, (_, i) => `term-${i}`);
-      const { submitCrawl } = await gqlData<SubmitData>(a!.url, SUBMIT, { urls: keys.map((k) => gated.url(k)) });
+      const { submitCrawl } = await gqlData(a!.url, SUBMIT, { urls: keys.map((k) => gated.url(k)) });
       await Promise.all(keys.map((k) => gated.arrived(k)));
       const heldByB = (await claimsByInstance()).get(ids.b) ?? [];
       expect(heldByB.length).toBeGreaterThan(0);
@@ -254,7 +255,7 @@ describe("SIGTERM on one of two instances", () => {
       expect((await claimsByInstance()).get(ids.b)).toBeUndefined();
       // A claims them again (new requests arrive for those gates) and finishes everything.
       for (const k of keys) gated.release(k);
-      const { batch } = await gqlData<BatchData>(a!.url, BATCH, { submissionId: submitCrawl.id, timeoutMs: 20_000 });
+      const { batch } = await gqlData(a!.url, Batch, { submissionId: submitCrawl.id, timeoutMs: 20_000 });
       expect(batch).toMatchObject({ complete: true, done: keys.length });
       expect(batch.tasks.every((t) => t.status === "SUCCEEDED")).toBe(true);
       expect(Date.now() - stoppedAt).toBeLessThan(20_000);
