@@ -1,6 +1,7 @@
 import type { SubmissionOptions, Task } from "../task.js";
-import type { TaskStatus } from "../task-state.js";
-import type { TaskScope } from "../task-store.js";
+import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../task-state.js";
+import type { TaskPage, TaskScope } from "../task-store.js";
+import type { CheckedUrl } from "../validate-urls.js";
 
 /**
  * A Task row as either backend's driver returns it: the columns of the Task model (one shape in both
@@ -70,6 +71,25 @@ export function toTask(r: TaskColumns): Task {
   };
 }
 
+/** A task as createSubmission just inserted it (the store returns these without reading them back). */
+export function newTask(id: number, submissionId: number, ownerKeyId: number | null, { url, host }: CheckedUrl, createdAt: Date): Task {
+  return {
+    id,
+    submissionId,
+    ownerKeyId,
+    url,
+    host,
+    status: INITIAL_STATUS,
+    attempts: 0,
+    worker: null,
+    result: null,
+    error: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
 export function optionsOf(row: OptionColumns): SubmissionOptions {
   return {
     maxRetries: row.maxRetries,
@@ -82,6 +102,28 @@ export function optionsOf(row: OptionColumns): SubmissionOptions {
 /** The Prisma `where` of a scope (both generated clients take the same shape). */
 export function ownerFilter(scope: TaskScope): { ownerKeyId?: number } {
   return scope.kind === "all" ? {} : { ownerKeyId: scope.keyId };
+}
+
+// The operator reads both stores make through Prisma: the arguments are the same for either generated client.
+
+/** `prisma.task.findMany` arguments for a page of listTasks across submissions. */
+export function listTasksQuery(page: TaskPage) {
+  return {
+    where: {
+      ...ownerFilter(page.scope),
+      status: page.status,
+      id: page.afterId === undefined ? undefined : { gt: page.afterId },
+    },
+    orderBy: { id: "asc" as const },
+    take: page.first,
+  };
+}
+
+/** countByStatus from `prisma.task.groupBy` by status: every status, zero included. */
+export function countsOf(groups: readonly { status: string; _count: { _all: number } }[]): Record<TaskStatus, number> {
+  const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+  for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
+  return counts;
 }
 
 // better-sqlite3 rows carry epoch milliseconds for DATETIME columns; Prisma's and pg's carry Dates.

@@ -2,17 +2,25 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../../../generated/prisma-postgres/client.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
-import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../../task-state.js";
+import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { CLAIM_LOCK, SQL, type CandidateRow, type Statement, type TaskRow } from "./statements.js";
 
 export interface PostgresTaskStoreOptions {
   /** Connections in the store's pool (the hot paths and Prisma's operator reads share it); default 8. */
   maxConnections?: number;
 }
+
+/**
+ * Opens a claim or a requeue: committed without waiting for the WAL flush, as SQLite's claims are not
+ * synced on their own. Losing one to a server crash leaves the task PENDING or RUNNING under a claim
+ * that no longer matters (it is fenced, and requeued as an orphan); the next synchronous commit (any
+ * acknowledgement: a submission, a result) flushes every earlier one, the WAL being sequential.
+ */
+const BEGIN_CLAIM = "BEGIN; SET LOCAL synchronous_commit = off";
 
 /** Tasks inserted per statement: arrays of a few thousand keep each message small and the plan cheap. */
 const INSERT_CHUNK = 5_000;
@@ -88,23 +96,7 @@ export class PostgresTaskStore implements TaskStore {
       return { submissionId: submission!.id, ids };
     });
     const createdAt = new Date(now);
-    const tasks = urls.map(
-      (u, i): Task => ({
-        id: ids[i]!,
-        submissionId,
-        ownerKeyId,
-        url: u.url,
-        host: u.host,
-        status: INITIAL_STATUS,
-        attempts: 0,
-        worker: null,
-        result: null,
-        error: null,
-        createdAt,
-        startedAt: null,
-        finishedAt: null,
-      }),
-    );
+    const tasks = urls.map((u, i) => newTask(ids[i]!, submissionId, ownerKeyId, u, createdAt));
     return { id: submissionId, tasks };
   }
 
@@ -131,24 +123,13 @@ export class PostgresTaskStore implements TaskStore {
       ]);
       return rows.map(toTask);
     }
-    const rows = await this.#prisma.task.findMany({
-      where: {
-        ...ownerFilter(page.scope),
-        status: page.status,
-        id: page.afterId === undefined ? undefined : { gt: page.afterId },
-      },
-      orderBy: { id: "asc" },
-      take: page.first,
-    });
-    return rows.map(toTask);
+    return (await this.#prisma.task.findMany(listTasksQuery(page))).map(toTask);
   }
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
     const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-    for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
-    return counts;
+    return countsOf(groups);
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {
@@ -167,7 +148,7 @@ export class PostgresTaskStore implements TaskStore {
     this.#count("claim");
     const { now, owner } = request;
     // BEGIN and the lock in one round trip: claims of every instance run one at a time from here to COMMIT.
-    return this.#transaction(`BEGIN; SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`, async (client) => {
+    return this.#transaction(`${BEGIN_CLAIM}; SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`, async (client) => {
       const polite = new PoliteClaim(request);
       for (let read = polite.nextRead(); read; read = polite.nextRead()) {
         const { afterId, skipHosts, limit } = read;
@@ -218,15 +199,17 @@ export class PostgresTaskStore implements TaskStore {
   async requeue(owner: string, ids?: readonly number[]): Promise<number> {
     if (ids && ids.length === 0) return 0;
     this.#count("requeue");
-    const result = ids
-      ? await this.#pool.query({ ...SQL.requeue, values: [owner, ids] })
-      : await this.#pool.query({ ...SQL.requeueOwner, values: [owner] });
-    return result.rowCount ?? 0;
+    return this.#transaction(BEGIN_CLAIM, async (client) => {
+      const result = ids
+        ? await client.query({ ...SQL.requeue, values: [owner, ids] })
+        : await client.query({ ...SQL.requeueOwner, values: [owner] });
+      return result.rowCount ?? 0;
+    });
   }
 
   async requeueOrphans(liveOwner: string): Promise<number> {
     this.#count("requeueOrphans");
-    return (await this.#pool.query({ ...SQL.requeueOrphans, values: [liveOwner] })).rowCount ?? 0;
+    return this.#transaction(BEGIN_CLAIM, async (client) => (await client.query({ ...SQL.requeueOrphans, values: [liveOwner] })).rowCount ?? 0);
   }
 
   #count(name: string, by = 1): void {

@@ -4,11 +4,11 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import Database from "better-sqlite3";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
-import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../../task-state.js";
+import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -141,22 +141,8 @@ export class SqliteTaskStore implements TaskStore {
         insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
-      const tasks = urls.map(
-        (u): Task => ({
-          id: Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid),
-          submissionId,
-          ownerKeyId,
-          url: u.url,
-          host: u.host,
-          status: INITIAL_STATUS,
-          attempts: 0,
-          worker: null,
-          result: null,
-          error: null,
-          createdAt,
-          startedAt: null,
-          finishedAt: null,
-        }),
+      const tasks = urls.map((u) =>
+        newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
       );
       return { id: submissionId, tasks };
     });
@@ -198,24 +184,13 @@ export class SqliteTaskStore implements TaskStore {
         })
         .map(toTask);
     }
-    const rows = await this.#prisma.task.findMany({
-      where: {
-        ...ownerFilter(page.scope),
-        status: page.status,
-        id: page.afterId === undefined ? undefined : { gt: page.afterId },
-      },
-      orderBy: { id: "asc" },
-      take: page.first,
-    });
-    return rows.map(toTask);
+    return (await this.#prisma.task.findMany(listTasksQuery(page))).map(toTask);
   }
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
     const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-    for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
-    return counts;
+    return countsOf(groups);
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {
