@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { CrawlqError } from "../tasks/errors.js";
 
 /** Who is calling: the key a request presented. */
 export interface Caller {
@@ -47,4 +48,16 @@ export function hashKey(key: string): string {
 /** Key names are what operators type: letters, digits, `.`, `_`, `-`, 1 to 64 characters. */
 export function isValidKeyName(name: string): boolean {
   return /^[A-Za-z0-9._-]{1,64}$/.test(name);
+}
+
+/** Throws BAD_KEY_NAME unless `name` is a valid key name (every KeyStore checks before it creates). */
+export function assertValidKeyName(name: string): void {
+  if (!isValidKeyName(name)) {
+    throw new CrawlqError("BAD_KEY_NAME", `A key name is 1 to 64 letters, digits, ".", "_" or "-": ${JSON.stringify(name)}`);
+  }
+}
+
+/** A key of that name exists, active or revoked: names are never reused. */
+export function keyExistsError(name: string): CrawlqError {
+  return new CrawlqError("KEY_EXISTS", `A key named ${name} exists already (names are never reused)`);
 }

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
-import { CrawlqError } from "../tasks/errors.js";
-import { generateKey, hashKey, isValidKeyName, type ApiKeyRecord, type Caller, type KeyStore } from "./api-keys.js";
+import { assertValidKeyName, generateKey, hashKey, keyExistsError, type ApiKeyRecord, type Caller, type KeyStore } from "./api-keys.js";
 
 const TABLE_EXISTS = `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ApiKey'`;
 const ANY_ACTIVE = `SELECT 1 FROM ApiKey WHERE revokedAt IS NULL LIMIT 1`;
@@ -52,10 +51,8 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async create(name: string, admin: boolean): Promise<{ key: string; record: ApiKeyRecord }> {
-    if (!isValidKeyName(name)) {
-      throw new CrawlqError("BAD_KEY_NAME", `A key name is 1 to 64 letters, digits, ".", "_" or "-": ${JSON.stringify(name)}`);
-    }
-    if (this.#sql.byName.get(name)) throw new CrawlqError("KEY_EXISTS", `A key named ${name} exists already (names are never reused)`);
+    assertValidKeyName(name);
+    if (this.#sql.byName.get(name)) throw keyExistsError(name);
     const key = generateKey();
     const row = this.#sql.insert.get(name, hashKey(key), admin ? 1 : 0, Date.now()) as KeyRow;
     return { key, record: toRecord(row) };

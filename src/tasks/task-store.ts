@@ -19,8 +19,9 @@ export interface ClaimRequest {
   /** Hosts none of whose tasks may start now: the store does not even offer them. */
   skipHosts: ReadonlySet<string>;
   /**
-   * Asked for each runnable candidate, oldest first, inside the claim: true claims it. Synchronous, so
-   * the decision and the write are one step (politeness slots are taken here; see Dispatcher).
+   * Asked for each runnable candidate the cluster's politeness allows (see TaskStore.claim), oldest first,
+   * inside the claim: true claims it. Synchronous, so the decision and the write are one step (this
+   * instance's politeness slots and robots.txt are decided here; see Dispatcher).
    */
   admit: (candidate: ClaimCandidate) => boolean;
 }
@@ -86,7 +87,21 @@ export interface TaskStore {
   /** Earliest time a PENDING task that is not runnable yet (retry backoff) becomes runnable, or null. */
   nextRunAt(now: number): Promise<number | null>;
 
-  /** Finds runnable tasks and claims (PENDING → RUNNING) those `admit` accepts, atomically. */
+  /**
+   * Finds runnable tasks (PENDING, runAt reached, host not skipped; at most `limit`, oldest first) and
+   * claims (PENDING → RUNNING) those `admit` accepts, atomically: no attempt is ever handed to two
+   * claimers, whatever process they run in.
+   *
+   * Cluster politeness is part of the claim: every store sharing the database is held to it together.
+   * Walking the candidates in id order, one is offered to `admit` only if
+   * - RUNNING tasks of its host (in the whole database) plus those claimed for the host in this batch are
+   *   fewer than its submission's perHostConcurrency, and
+   * - when its submission has a hostDelayMs, the latest start of any task of its host is at least
+   *   hostDelayMs before `now`, and no task of the host was claimed in this batch.
+   * Other candidates stay PENDING, unoffered, and the claim looks past their host for other hosts' tasks
+   * (up to `limit`). Concurrent claims (several stores on one database) are serialised for this, so the
+   * counts they see are exact (claim-politeness.ts has the rule).
+   */
   claim(request: ClaimRequest): Promise<ClaimedTask[]>;
   /** Records many attempt ends in one transaction, each fenced by owner and attempt; returns the rows written, in order. */
   finishAttempts(owner: string, outcomes: readonly AttemptOutcome[], now: number): Promise<Task[]>;

@@ -8,8 +8,10 @@ import { SqliteTaskStore } from "../../src/tasks/store/sqlite/sqlite-task-store.
 export interface OpenedSqliteStore {
   store: SqliteTaskStore;
   databaseUrl: string;
-  /** Closes the store and deletes its file. */
+  /** Closes the store (and those openAnother gave) and deletes its file. */
   cleanup: () => Promise<void>;
+  /** Another store on the same file (a second connection pair, as a second instance would have). */
+  openAnother: () => Promise<SqliteTaskStore>;
 }
 
 /**
@@ -35,12 +37,18 @@ export function useFreshSqlite(): { open: () => Promise<OpenedSqliteStore> } {
       copyFileSync(template, file);
       const databaseUrl = `file:${file}`;
       const store = await SqliteTaskStore.open(databaseUrl, "NORMAL");
+      const others: SqliteTaskStore[] = [];
       let closed = false;
       return {
         store,
         databaseUrl,
+        async openAnother() {
+          const other = await SqliteTaskStore.open(databaseUrl, "NORMAL");
+          others.push(other);
+          return other;
+        },
         async cleanup() {
-          if (!closed) await store.close();
+          if (!closed) await Promise.all([store, ...others].map((s) => s.close()));
           closed = true;
           // The WAL and shared-memory files go too.
           for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });

@@ -4,20 +4,27 @@ import { INITIAL_STATUS, TASK_STATUSES } from "../../src/tasks/task-state.js";
 import { ALL_TASKS, type AttemptOutcome, type ClaimCandidate, type ClaimRequest, type TaskScope, type TaskStore } from "../../src/tasks/task-store.js";
 import type { CheckedUrl } from "../../src/tasks/validate-urls.js";
 
+/** A store on an empty database, as a backend's test file opens it for the contract. */
+export interface OpenedTaskStore {
+  store: TaskStore;
+  /** Closes the store (and every one openAnother gave) and removes the database. */
+  cleanup: () => Promise<void>;
+  /** Another store on the same database, as a second instance of the service would open it. */
+  openAnother: () => Promise<TaskStore>;
+}
+
 /**
  * The behaviour every TaskStore backend must have, asserted through the interface only (no SQL), so a
  * new backend runs the same suite: `describeTaskStoreContract("postgres", open)`. `open` gives a store on
  * an empty database and the cleanup that closes and removes it; it is called once per test.
  */
-export function describeTaskStoreContract(
-  backend: string,
-  open: () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>,
-): void {
+export function describeTaskStoreContract(backend: string, open: () => Promise<OpenedTaskStore>): void {
   describe(`TaskStore contract: ${backend}`, () => {
     let store: TaskStore;
     let cleanup: () => Promise<void>;
+    let openAnother: () => Promise<TaskStore>;
     beforeEach(async () => {
-      ({ store, cleanup } = await open());
+      ({ store, cleanup, openAnother } = await open());
     });
     afterEach(async () => {
       await cleanup();
@@ -93,7 +100,8 @@ export function describeTaskStoreContract(
       it("stores the options once per submission and returns them with every claimed task", async () => {
         const gentle = { maxRetries: 0, perHostConcurrency: 1, hostDelayMs: 250, respectRobots: true };
         const eager = { maxRetries: 5, perHostConcurrency: 8, hostDelayMs: 0, respectRobots: false };
-        const a = await submit(["https://a.example/1", "https://a.example/2"], gentle);
+        // Two hosts: the gentle options let one task of a host start at a time.
+        const a = await submit(["https://a.example/1", "https://c.example/1"], gentle);
         const b = await submit(["https://b.example/1"], eager);
         const offered: ClaimCandidate[] = [];
         const claimed = await claim({ admit: (c) => (offered.push(c), true) });
@@ -346,7 +354,7 @@ export function describeTaskStoreContract(
       });
 
       it("two concurrent claims never return the same task", async () => {
-        const { tasks } = await submit(Array.from({ length: 20 }, (_, i) => `https://h${i % 3}.example/${i}`));
+        const { tasks } = await submit(Array.from({ length: 20 }, (_, i) => `https://h${i % 3}.example/${i}`), { perHostConcurrency: 20 });
         const claims = await Promise.all([
           claim({ owner: OWNER, limit: 6 }),
           claim({ owner: OTHER, limit: 6 }),
@@ -373,6 +381,118 @@ export function describeTaskStoreContract(
         await submit(["https://a.example/1"]);
         expect(await claim({ limit: 0 })).toEqual([]);
         expect((await store.countByStatus(ALL_TASKS)).PENDING).toBe(1);
+      });
+    });
+
+    describe("claim: politeness across every store on the database", () => {
+      /** Tasks RUNNING per host, in the whole database. */
+      const runningPerHost = async () => {
+        const perHost: Record<string, number> = {};
+        for (const task of await store.listTasks({ scope: ALL_TASKS, status: "RUNNING", first: 10_000 })) {
+          perHost[task.host] = (perHost[task.host] ?? 0) + 1;
+        }
+        return perHost;
+      };
+
+      it("does not offer a task of a host that runs perHostConcurrency tasks, until one of them ends", async () => {
+        const { tasks: [a1, a2, a3, b1] } = await submit(
+          ["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://b.example/1"],
+          { perHostConcurrency: 2 },
+        );
+        const offered: number[] = [];
+        const first = await claim({ admit: (c) => (offered.push(c.id), true) });
+        expect(offered).toEqual([a1!.id, a2!.id, b1!.id]);
+        expect(first.map((c) => c.task.id)).toEqual([a1!.id, a2!.id, b1!.id]);
+        offered.length = 0;
+        expect(await claim({ admit: (c) => (offered.push(c.id), true) })).toEqual([]);
+        expect(offered).toEqual([]);
+        await store.finishAttempts(OWNER, [succeedOutcome(first[0]!.task)], T0 + 10);
+        expect((await claim({ now: T0 + 10 })).map((c) => c.task.id)).toEqual([a3!.id]);
+      });
+
+      it("looks past the tasks of a host it holds back, for other hosts' tasks up to the limit", async () => {
+        const busy = await submit(["https://busy.example/1", "https://busy.example/2", "https://busy.example/3"], { perHostConcurrency: 1 });
+        const other = await submit(["https://other.example/1", "https://other.example/2", "https://other.example/3"]);
+        const offered: number[] = [];
+        const claimed = await claim({ limit: 3, admit: (c) => (offered.push(c.id), true) });
+        const expected = [busy.tasks[0]!.id, other.tasks[0]!.id, other.tasks[1]!.id];
+        expect(offered).toEqual(expected);
+        expect(claimed.map((c) => c.task.id)).toEqual(expected);
+      });
+
+      it("counts the host's RUNNING tasks of every owner and every submission", async () => {
+        await running(["https://a.example/1"], OTHER);
+        const { tasks: [a2, b1] } = await submit(["https://a.example/2", "https://b.example/1"], { perHostConcurrency: 1 });
+        const offered: number[] = [];
+        const claimed = await claim({ admit: (c) => (offered.push(c.id), true) });
+        expect(offered).toEqual([b1!.id]);
+        expect(claimed.map((c) => c.task.id)).toEqual([b1!.id]);
+        expect(await read(a2!.id)).toEqual(a2);
+      });
+
+      it("counts only the candidates admit accepted against the host", async () => {
+        const { tasks: [a1, a2] } = await submit(["https://a.example/1", "https://a.example/2"], { perHostConcurrency: 1 });
+        const claimed = await claim({ admit: (c) => c.id !== a1!.id });
+        expect(claimed.map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
+      it("with a host delay, starts one task of the host per batch, and the next only once the delay passed", async () => {
+        const options = { hostDelayMs: 1_000 };
+        const { tasks: [a1, a2, b1] } = await submit(["https://a.example/1", "https://a.example/2", "https://b.example/1"], options);
+        expect((await claim({ now: T0 })).map((c) => c.task.id)).toEqual([a1!.id, b1!.id]);
+        // The delay runs from the start, whether or not the task is still running.
+        await store.finishAttempts(OWNER, [succeedOutcome({ ...a1!, attempts: 1 })], T0 + 100);
+        const offered: number[] = [];
+        expect(await claim({ now: T0 + 999, admit: (c) => (offered.push(c.id), true) })).toEqual([]);
+        expect(offered).toEqual([]);
+        expect((await claim({ now: T0 + 1_000 })).map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
+      it("a host delay counts from the latest start on the host, whoever made it", async () => {
+        await running(["https://a.example/1"], OTHER);
+        const { tasks: [a2] } = await submit(["https://a.example/2"], { hostDelayMs: 500 });
+        expect(await claim({ now: T0 + 499 })).toEqual([]);
+        expect((await claim({ now: T0 + 500 })).map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
+      it("two stores on one database claiming at once never exceed a host's limit, nor start a delayed host twice", async () => {
+        const other = await openAnother();
+        const limited = await submit(Array.from({ length: 30 }, (_, i) => `https://h${i % 2}.example/${i}`), { perHostConcurrency: 3 });
+        const delayed = await submit(Array.from({ length: 5 }, (_, i) => `https://slow.example/${i}`), { hostDelayMs: 60_000 });
+        const stores = [
+          { store, owner: OWNER },
+          { store: other, owner: OTHER },
+        ];
+        const claimedIds: number[] = [];
+        for (let round = 0; round < 12; round++) {
+          const now = T0 + round;
+          const batches = await Promise.all(
+            stores.flatMap(({ store: s, owner }) =>
+              [0, 1, 2].map(async () => ({
+                owner,
+                s,
+                claimed: await s.claim({ owner, limit: 4, now, skipHosts: new Set(), admit: () => true }),
+              })),
+            ),
+          );
+          const perHost = await runningPerHost();
+          expect(perHost["h0.example"] ?? 0).toBeLessThanOrEqual(3);
+          expect(perHost["h1.example"] ?? 0).toBeLessThanOrEqual(3);
+          expect(perHost["slow.example"] ?? 0).toBeLessThanOrEqual(1);
+          // Each ends what it claimed, so the hosts free up for the next round.
+          for (const { owner, s, claimed } of batches) {
+            claimedIds.push(...claimed.map((c) => c.task.id));
+            const finishing = claimed.filter((c) => c.task.host !== "slow.example").map((c) => succeedOutcome(c.task));
+            await s.finishAttempts(owner, finishing, now);
+          }
+        }
+        expect(new Set(claimedIds).size).toBe(claimedIds.length);
+        const slowStarted = claimedIds.filter((id) => delayed.tasks.some((t) => t.id === id));
+        expect(slowStarted).toHaveLength(1);
+        // Three a round per limited host: 30 tasks in 5 rounds, the rest of the rounds find nothing.
+        expect(claimedIds.filter((id) => limited.tasks.some((t) => t.id === id)).sort((x, y) => x - y)).toEqual(
+          limited.tasks.map((t) => t.id),
+        );
       });
     });
 
@@ -595,6 +715,25 @@ export function describeTaskStoreContract(
         const before = await readAll([done!, pending!]);
         expect(await store.requeueOrphans(OWNER)).toBe(0);
         expect(await readAll([done!, pending!])).toEqual(before);
+      });
+    });
+
+    describe("listFinishedSince", () => {
+      it("lists the tasks that reached a terminal state at or after `since`, in (finishedAt, id) order, up to the limit", async () => {
+        const [succeeded, failed, retried, stillRunning] = await running(["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]);
+        const { tasks: [cancelled, rejected, pending] } = await submit(["https://b.example/1", "https://b.example/2", "https://b.example/3"]);
+        await store.finishAttempts(OWNER, [succeedOutcome(succeeded!)], T0 + 30);
+        await store.finishAttempts(OWNER, [failOutcome(failed!), retryOutcome(retried!, T0 + 5_000)], T0 + 10);
+        await store.reject([rejected!.id], ROBOTS, T0 + 20);
+        await store.cancel(cancelled!.id, T0 + 20);
+        const ids = (tasks: readonly Task[]) => tasks.map((t) => t.id);
+        expect(ids(await store.listFinishedSince(T0, 10))).toEqual([failed!.id, cancelled!.id, rejected!.id, succeeded!.id]);
+        expect(ids(await store.listFinishedSince(T0 + 20, 10))).toEqual([cancelled!.id, rejected!.id, succeeded!.id]);
+        expect(ids(await store.listFinishedSince(T0 + 11, 2))).toEqual([cancelled!.id, rejected!.id]);
+        expect(await store.listFinishedSince(T0 + 31, 10)).toEqual([]);
+        const [row] = await store.listFinishedSince(T0 + 30, 1);
+        expect(row).toEqual(await read(succeeded!.id));
+        expect([stillRunning, pending, retried].map((t) => t!.id)).not.toContain(row!.id);
       });
     });
 

@@ -4,10 +4,12 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import Database from "better-sqlite3";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
-import { INITIAL_STATUS, TASK_STATUSES, type TaskStatus } from "../../task-state.js";
+import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
-import { prepareStatements, type CandidateRow, type Statements, type TaskRow } from "./statements.js";
+import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
 
@@ -139,22 +141,8 @@ export class SqliteTaskStore implements TaskStore {
         insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
-      const tasks = urls.map(
-        (u): Task => ({
-          id: Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid),
-          submissionId,
-          ownerKeyId,
-          url: u.url,
-          host: u.host,
-          status: INITIAL_STATUS,
-          attempts: 0,
-          worker: null,
-          result: null,
-          error: null,
-          createdAt,
-          startedAt: null,
-          finishedAt: null,
-        }),
+      const tasks = urls.map((u) =>
+        newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
       );
       return { id: submissionId, tasks };
     });
@@ -196,24 +184,13 @@ export class SqliteTaskStore implements TaskStore {
         })
         .map(toTask);
     }
-    const rows = await this.#prisma.task.findMany({
-      where: {
-        ...ownerFilter(page.scope),
-        status: page.status,
-        id: page.afterId === undefined ? undefined : { gt: page.afterId },
-      },
-      orderBy: { id: "asc" },
-      take: page.first,
-    });
-    return rows.map(toTask);
+    return (await this.#prisma.task.findMany(listTasksQuery(page))).map(toTask);
   }
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
     const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-    for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
-    return counts;
+    return countsOf(groups);
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {
@@ -226,20 +203,27 @@ export class SqliteTaskStore implements TaskStore {
     return this.#sql.nextRunAt.get(now)?.next ?? null;
   }
 
-  async claim({ owner, limit, now, skipHosts, admit }: ClaimRequest): Promise<ClaimedTask[]> {
-    if (limit <= 0) return [];
+  async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
+    if (request.limit <= 0) return [];
     this.#count("claim");
-    const { findRunnable, findRunnableAnyHost, claim } = this.#sql;
+    const { findRunnable, findRunnableAnyHost, hostLoad, claim } = this.#sql;
+    const { now, owner } = request;
     return this.#transaction("claim", () => {
-      const rows =
-        skipHosts.size === 0
-          ? findRunnableAnyHost.all(now, limit)
-          : findRunnable.all(now, JSON.stringify([...skipHosts]), limit);
+      const polite = new PoliteClaim(request);
+      for (let read = polite.nextRead(); read; read = polite.nextRead()) {
+        const { afterId, skipHosts, limit } = read;
+        const rows =
+          skipHosts.length === 0
+            ? findRunnableAnyHost.all(now, afterId, limit)
+            : findRunnable.all(now, afterId, JSON.stringify(skipHosts), limit);
+        const hosts = JSON.stringify([...new Set(rows.map((r) => r.host))]);
+        const load = new Map<string, HostLoad>(rows.length === 0 ? [] : hostLoad.all(hosts).map((h) => [h.host, h]));
+        const candidates = rows.map((row) => ({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) }));
+        polite.offer({ candidates, load }, limit);
+      }
       const claimed: ClaimedTask[] = [];
-      for (const row of rows) {
-        const candidate = { id: row.id, url: row.url, host: row.host, options: optionsOf(row) };
-        if (!admit(candidate)) continue;
-        const task = claim.get(now, owner, row.id);
+      for (const candidate of polite.admitted) {
+        const task = claim.get(now, owner, candidate.id);
         if (task) claimed.push({ task: toTask(task), options: candidate.options });
       }
       return claimed;
@@ -317,53 +301,4 @@ export class SqliteTaskStore implements TaskStore {
     }
     return this.#inTransaction(fn) as T;
   }
-}
-
-function ownerFilter(scope: TaskScope): { ownerKeyId?: number } {
-  return scope.kind === "all" ? {} : { ownerKeyId: scope.keyId };
-}
-
-function optionsOf(row: CandidateRow): SubmissionOptions {
-  return {
-    maxRetries: row.maxRetries,
-    perHostConcurrency: row.perHostConcurrency,
-    hostDelayMs: row.hostDelayMs,
-    respectRobots: Boolean(row.respectRobots),
-  };
-}
-
-function toTask(r: TaskRow): Task {
-  const status = r.status as TaskStatus;
-  return {
-    id: r.id,
-    submissionId: r.submissionId,
-    ownerKeyId: r.ownerKeyId,
-    url: r.url,
-    host: r.host,
-    status,
-    attempts: r.attempts,
-    worker: r.worker,
-    result:
-      status === "SUCCEEDED"
-        ? {
-            httpStatus: r.httpStatus ?? 0,
-            finalUrl: r.finalUrl ?? r.url,
-            contentType: r.contentType,
-            contentLength: r.contentLength ?? 0,
-            title: r.title,
-            linkCount: r.linkCount ?? 0,
-            fetchMs: r.fetchMs ?? 0,
-            parseMs: r.parseMs ?? 0,
-          }
-        : null,
-    error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? "" } : null,
-    createdAt: asDate(r.createdAt),
-    startedAt: r.startedAt == null ? null : asDate(r.startedAt),
-    finishedAt: r.finishedAt == null ? null : asDate(r.finishedAt),
-  };
-}
-
-// better-sqlite3 rows carry epoch milliseconds for DATETIME columns; Prisma's carry Dates.
-function asDate(v: Date | number | string): Date {
-  return v instanceof Date ? v : new Date(typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v);
 }

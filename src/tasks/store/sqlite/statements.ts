@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { HostLoad } from "../claim-politeness.js";
 import type { Task as TaskModel } from "../../../generated/prisma/client.js";
 import { INITIAL_STATUS, TERMINAL_STATUSES, TRANSITIONS, type TransitionName } from "../../task-state.js";
 
@@ -64,7 +65,7 @@ export function prepareStatements(db: Database.Database) {
     findRunnable: candidates(
       `SELECT ${CANDIDATE_COLUMNS}
          FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.runAt <= ?
+        WHERE t.status = 'PENDING' AND t.runAt <= ? AND t.id > ?
           AND t.host NOT IN (SELECT value FROM json_each(?))
         ORDER BY t.id LIMIT ?`,
     ),
@@ -72,8 +73,17 @@ export function prepareStatements(db: Database.Database) {
     findRunnableAnyHost: candidates(
       `SELECT ${CANDIDATE_COLUMNS}
          FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.runAt <= ?
+        WHERE t.status = 'PENDING' AND t.runAt <= ? AND t.id > ?
         ORDER BY t.id LIMIT ?`,
+    ),
+    // The claim's politeness (claim-politeness.ts) for a window's hosts (a JSON array): RUNNING tasks
+    // on the (status, host) index, the latest start on (host, startedAt); a few index probes per host.
+    hostLoad: db.prepare<unknown[], HostLoad & { host: string }>(
+      `SELECT h.value AS host,
+              (SELECT COUNT(*) FROM Task WHERE status = 'RUNNING' AND host = h.value) AS running,
+              (SELECT startedAt FROM Task WHERE host = h.value AND startedAt IS NOT NULL
+                ORDER BY startedAt DESC LIMIT 1) AS lastStartedAt
+         FROM json_each(?) h`,
     ),
     listFinishedSince: task(
       `SELECT * FROM Task WHERE finishedAt >= ? AND status IN (${TERMINAL_STATUSES.map((t) => `'${t}'`).join(",")})

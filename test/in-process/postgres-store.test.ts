@@ -1,0 +1,75 @@
+import pg from "pg";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PostgresTaskStore } from "../../src/tasks/store/postgres/postgres-task-store.js";
+import { ALL_TASKS } from "../../src/tasks/task-store.js";
+import { dropTemplate, freshPostgres } from "../helpers/postgres.js";
+import { describeTaskStoreContract, type OpenedTaskStore } from "./store-contract.js";
+
+// Each test gets a migrated database of its own (a copy of a template migrated once per process). No
+// PostgreSQL: every test fails at its first connection, none is skipped.
+afterAll(() => dropTemplate());
+
+/** A store on a fresh database, and more stores on the same database (the other instances). */
+async function openPostgresStore(): Promise<OpenedTaskStore & { url: string }> {
+  const database = await freshPostgres();
+  const stores = [await PostgresTaskStore.open(database.url)];
+  return {
+    store: stores[0]!,
+    url: database.url,
+    async openAnother() {
+      const other = await PostgresTaskStore.open(database.url);
+      stores.push(other);
+      return other;
+    },
+    async cleanup() {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      await database.drop();
+    },
+  };
+}
+
+describeTaskStoreContract("PostgreSQL", openPostgresStore);
+
+describe("PostgresTaskStore.requeueOrphans: instance leases", () => {
+  let opened: Awaited<ReturnType<typeof openPostgresStore>>;
+  beforeEach(async () => {
+    opened = await openPostgresStore();
+  });
+  afterEach(() => opened.cleanup());
+
+  /** Registers an instance whose lease ends `leaseMs` from now (negative: already expired). */
+  const instance = async (id: string, leaseMs: number) => {
+    const client = new pg.Client({ connectionString: opened.url });
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO "Instance" (id, "hostName", pid, threads, "startedAt", "heartbeatAt", "leaseExpiresAt")
+         VALUES ($1, 'test', 1, 1, now(), now(), now() + make_interval(secs => $2::float8 / 1000))`,
+        [id, leaseMs],
+      );
+    } finally {
+      await client.end();
+    }
+  };
+
+  it("requeues the claims of instances whose lease expired or that never registered, not those of live instances", async () => {
+    const { store } = opened;
+    await instance("live", 60_000);
+    await instance("expired", -1_000);
+    const { tasks } = await store.createSubmission(
+      ["https://a.example/", "https://b.example/", "https://c.example/", "https://d.example/"].map((url) => ({ url, host: new URL(url).hostname })),
+      { maxRetries: 2, perHostConcurrency: 4, hostDelayMs: 0, respectRobots: false },
+      Date.now(),
+      null,
+    );
+    const owners = ["me", "live", "expired", "unknown"];
+    for (const [i, owner] of owners.entries()) {
+      const id = tasks[i]!.id;
+      await store.claim({ owner, limit: 1, now: Date.now(), skipHosts: new Set(), admit: (c) => c.id === id });
+    }
+    expect(await store.requeueOrphans("me")).toBe(2);
+    const rows = await store.findByIds(tasks.map((t) => t.id), ALL_TASKS);
+    const statusOf = (i: number) => rows.find((t) => t.id === tasks[i]!.id)!.status;
+    expect(owners.map((_, i) => statusOf(i))).toEqual(["RUNNING", "RUNNING", "PENDING", "PENDING"]);
+  });
+});
