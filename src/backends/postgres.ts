@@ -1,7 +1,44 @@
+import { PostgresKeyStore } from "../auth/postgres-key-store.js";
+import { PostgresInstanceRegistry } from "../cluster/postgres-instance-registry.js";
 import type { Config } from "../config.js";
+import { PostgresCompletionBus } from "../tasks/bus/postgres-bus.js";
+import { migratePostgres } from "../tasks/store/postgres/migrate.js";
+import { PostgresTaskStore } from "../tasks/store/postgres/postgres-task-store.js";
+import { ALL_TASKS } from "../tasks/task-store.js";
 import type { Backend } from "./backend.js";
 
-/** PostgreSQL: several instances on one database. (Being built: the store and the bus land next.) */
-export function postgresBackend(_config: Config): Backend {
-  throw new Error("the PostgreSQL backend is not available in this build yet");
+/**
+ * PostgreSQL: several instances on one database. Claims are taken under a cluster-wide lock with the
+ * per-host limits counted in the database; completions travel over LISTEN/NOTIFY; each instance holds a
+ * lease in the Instance table. No lock of the whole database: other instances are expected.
+ */
+export function postgresBackend(config: Config): Backend {
+  const url = config.databaseUrl;
+  const redacted = new URL(url);
+  redacted.password = redacted.password ? "***" : "";
+  return {
+    description: `PostgreSQL ${redacted.toString()}`,
+    lock: async () => ({ release: () => {} }),
+    anyActiveKeys: () => PostgresKeyStore.anyActiveIn(url),
+    migrate: async () => void (await migratePostgres(url)),
+    open: async (logger) => {
+      const store = await PostgresTaskStore.open(url);
+      const bus = await PostgresCompletionBus.start({
+        databaseUrl: url,
+        reader: {
+          findByIds: (ids) => store.findByIds(ids, ALL_TASKS),
+          listFinishedSince: (since, limit) => store.listFinishedSince(since, limit),
+        },
+        logger,
+        // Named after the process: an operator (or a test) can find it in pg_stat_activity.
+        applicationName: `crawlq-events-${process.pid}`,
+      });
+      return { store, bus, keys: new PostgresKeyStore(url), instances: new PostgresInstanceRegistry(url) };
+    },
+    openKeys: async () => {
+      // Safe beside running instances: migrations take an advisory lock and skip what is applied.
+      await migratePostgres(url);
+      return new PostgresKeyStore(url);
+    },
+  };
 }
