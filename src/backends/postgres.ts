@@ -16,10 +16,15 @@ export function postgresBackend(config: Config): Backend {
   const url = config.databaseUrl;
   const redacted = new URL(url);
   redacted.password = redacted.password ? "***" : "";
+  const description = `PostgreSQL ${redacted.toString()}`;
   return {
-    description: `PostgreSQL ${redacted.toString()}`,
+    description,
     lock: async () => ({ release: () => {} }),
-    anyActiveKeys: () => PostgresKeyStore.anyActiveIn(url),
+    // The first thing that connects: a server that cannot be reached is named in the one line main prints.
+    anyActiveKeys: () =>
+      PostgresKeyStore.anyActiveIn(url).catch((error: unknown) => {
+        throw new Error(`cannot use ${description}: ${error instanceof Error ? error.message : String(error)}`);
+      }),
     migrate: async () => void (await migratePostgres(url)),
     open: async (logger) => {
       const store = await PostgresTaskStore.open(url);

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from "node:net";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -92,5 +93,20 @@ describe("one process per database file", () => {
     const third = await startService(db.url);
     await healthy(third.url);
     expect(await third.stop()).toBe(0);
+  });
+});
+
+describe("a PostgreSQL server that cannot be reached", () => {
+  it("stops at start with one line naming it, the password hidden", async () => {
+    // A loopback port nothing listens on (the test's own closed listener).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const run = await runToExit({ DATABASE_URL: `postgresql://crawlq:secret@127.0.0.1:${port}/crawlq` });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      `crawlq failed to start: cannot use PostgreSQL postgresql://crawlq:***@127.0.0.1:${port}/crawlq: connect ECONNREFUSED 127.0.0.1:${port}`,
+    ]);
   });
 });
