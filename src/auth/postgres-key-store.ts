@@ -1,4 +1,5 @@
 import pg from "pg";
+import { usePool } from "../tasks/store/postgres/pool.js";
 import { assertValidKeyName, generateKey, hashKey, keyExistsError, type ApiKeyRecord, type Caller, type KeyStore } from "./api-keys.js";
 
 const ANY_ACTIVE = `SELECT 1 FROM "ApiKey" WHERE "revokedAt" IS NULL LIMIT 1`;
@@ -7,9 +8,10 @@ const NOT_THERE_YET = new Set(["3D000", "42P01"]);
 
 type KeyRow = { id: number; name: string; admin: boolean; createdAt: Date; revokedAt: Date | null };
 
-/** The KeyStore in the PostgreSQL database the tasks live in (a small pool of its own; every statement is tiny). */
+/** The KeyStore in the PostgreSQL database the tasks live in (the store's pool, or a small one of its own). */
 export class PostgresKeyStore implements KeyStore {
   readonly #pool: pg.Pool;
+  readonly #release: () => Promise<void>;
 
   /**
    * Whether the database has an active key, read before any migration: false when the database or its
@@ -28,10 +30,9 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
-  constructor(databaseUrl: string) {
-    this.#pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    // A broken idle connection is dropped; the next query reports its own error (see PostgresTaskStore).
-    this.#pool.on("error", () => {});
+  /** On a URL (a pool of its own, ended at close) or on a shared pool (left open). */
+  constructor(source: string | pg.Pool) {
+    ({ pool: this.#pool, release: this.#release } = usePool(source, 2));
   }
 
   async create(name: string, admin: boolean): Promise<{ key: string; record: ApiKeyRecord }> {
@@ -70,7 +71,7 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    await this.#release();
   }
 }
 

@@ -3,9 +3,13 @@ import { PostgresInstanceRegistry } from "../cluster/postgres-instance-registry.
 import type { Config } from "../config.js";
 import { PostgresCompletionBus } from "../tasks/bus/postgres-bus.js";
 import { migratePostgres } from "../tasks/store/postgres/migrate.js";
+import { openPool } from "../tasks/store/postgres/pool.js";
 import { PostgresTaskStore } from "../tasks/store/postgres/postgres-task-store.js";
 import { ALL_TASKS } from "../tasks/task-store.js";
 import type { Backend } from "./backend.js";
+
+/** Connections an instance's pool may open (a cluster of N instances needs N × 9 of the server's max_connections). */
+const CONNECTIONS_PER_INSTANCE = 8;
 
 /**
  * PostgreSQL: several instances on one database. Claims are taken under a cluster-wide lock with the
@@ -27,7 +31,10 @@ export function postgresBackend(config: Config): Backend {
       }),
     migrate: async () => void (await migratePostgres(url)),
     open: async (logger) => {
-      const store = await PostgresTaskStore.open(url);
+      // One pool per instance, shared by the store (which ends it at close), the key store and the lease; the
+      // bus's listening connection is the only other: CONNECTIONS_PER_INSTANCE + 1 in all.
+      const pool = openPool(url, CONNECTIONS_PER_INSTANCE, `crawlq-${process.pid}`);
+      const store = await PostgresTaskStore.open(pool);
       const bus = await PostgresCompletionBus.start({
         databaseUrl: url,
         reader: {
@@ -38,7 +45,7 @@ export function postgresBackend(config: Config): Backend {
         // Named after the process: an operator (or a test) can find it in pg_stat_activity.
         applicationName: `crawlq-events-${process.pid}`,
       });
-      return { store, bus, keys: new PostgresKeyStore(url), instances: new PostgresInstanceRegistry(url) };
+      return { store, bus, keys: new PostgresKeyStore(pool), instances: new PostgresInstanceRegistry(pool) };
     },
     openKeys: async () => {
       // Safe beside running instances: migrations take an advisory lock and skip what is applied.

@@ -79,7 +79,10 @@ export const SubmissionCounts = graphql(`
 
 export const Pool = graphql(`
   query Pool {
-    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }
+    pool {
+      threads concurrencyPerThread inFlight pending running succeeded failed cancelled
+      instances { id hostName threads inFlight lastHeartbeat }
+    }
   }
 `);
 

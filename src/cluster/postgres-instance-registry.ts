@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { usePool } from "../tasks/store/postgres/pool.js";
 import type { InstanceInfo, InstanceRegistry } from "./instance-registry.js";
 
 type InstanceRow = Omit<InstanceInfo, never> & { leaseExpiresAt: Date };
@@ -6,12 +7,11 @@ type InstanceRow = Omit<InstanceInfo, never> & { leaseExpiresAt: Date };
 /** The Instance table of a PostgreSQL database shared by several instances. */
 export class PostgresInstanceRegistry implements InstanceRegistry {
   readonly #pool: pg.Pool;
+  readonly #release: () => Promise<void>;
 
-  constructor(databaseUrl: string) {
-    // Two connections: a heartbeat never waits behind a `pool` query.
-    this.#pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: "crawlq-instances" });
-    // An idle connection that drops is replaced on the next query; without a listener it would crash the process.
-    this.#pool.on("error", () => {});
+  /** On a URL (a pool of its own, ended at close) or on a shared pool (left open). */
+  constructor(source: string | pg.Pool) {
+    ({ pool: this.#pool, release: this.#release } = usePool(source, 2));
   }
 
   async renew(self: InstanceInfo, now: number, leaseMs: number): Promise<void> {
@@ -38,6 +38,6 @@ export class PostgresInstanceRegistry implements InstanceRegistry {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    await this.#release();
   }
 }

@@ -212,7 +212,12 @@ describe("the crawlq CLI against the real service", () => {
     const stats = await runCli(["stats", "--json"], { env });
     expect(stats.code).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ threads: 2, concurrencyPerThread: 8, cancelled: 1 });
-    expect((await runCli(["stats"], { env })).stdout).toMatch(/^threads\s+2$/m);
+    expect(JSON.parse(stats.stdout).instances).toEqual([
+      { id: expect.any(String), hostName: expect.any(String), threads: 2, inFlight: expect.any(Number), lastHeartbeat: expect.any(String) },
+    ]);
+    const statsTable = (await runCli(["stats"], { env })).stdout;
+    expect(statsTable).toMatch(/^threads\s+2$/m);
+    expect(statsTable).toMatch(/^instance\s+host\s+threads\s+in flight\s+last heartbeat$/m);
   });
 
   it("documents every flag in --help", async () => {

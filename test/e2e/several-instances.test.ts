@@ -4,7 +4,7 @@ import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.j
 import { gqlData, subscribeWs, wsClient } from "../../testkit/graphql-client.js";
 import { POSTGRES, type TestDatabase } from "../helpers/backends.js";
 import { startGatedSite, type GatedSite } from "../helpers/gated-site.js";
-import { Batch, Result, TaskDone } from "../../src/client/operations.js";
+import { Batch, Pool, Result, TaskDone } from "../../src/client/operations.js";
 import { SUBMIT, type TaskView } from "../helpers/queries.js";
 import { startService, type RunningService } from "../helpers/service.js";
 
@@ -138,6 +138,11 @@ describe("completions cross instances", () => {
     const ranByB = claims.get(ids.b) ?? [];
     expect(ranByB.length).toBeGreaterThan(0);
     expect(ranByB.length + (claims.get(ids.a)?.length ?? 0)).toBe(keys.length);
+    // Either instance's pool sums both, and lists them (the other's in flight as of its next heartbeat).
+    await until(async () => (await gqlData(b!.url, Pool)).pool.inFlight === keys.length, "B's pool counts A's in flight");
+    const { pool } = await gqlData(b!.url, Pool);
+    expect(pool).toMatchObject({ threads: 4, running: keys.length, inFlight: keys.length });
+    expect(pool.instances.map((i) => i.id).sort()).toEqual([ids.a, ids.b].sort());
 
     const client = wsClient(a!.url);
     try {

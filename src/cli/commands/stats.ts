@@ -8,13 +8,22 @@ export function registerStats(program: Command): void {
   withConnectionOptions(
     program
       .command("stats")
-      .description("the worker pool's size and the task counts by status (yours; every key's with an admin key)")
+      .description(
+        "the worker pools' size (every live instance's), the task counts by status (yours; every key's with an admin key), and the instances",
+      )
       .option("--json", "print one JSON object", false),
   ).action((options: ConnectionOptions & { json: boolean }) =>
     withClient(options, async (client) => {
       const { pool } = await client.request(Pool);
+      if (options.json) return void process.stdout.write(`${JSON.stringify(pool)}\n`);
+      const { instances, ...totals } = pool;
+      process.stdout.write(formatTable(Object.entries(totals).map(([name, value]) => [name, count(value)])));
+      // One line per live instance (one with SQLite; each of a PostgreSQL cluster's).
       process.stdout.write(
-        options.json ? `${JSON.stringify(pool)}\n` : formatTable(Object.entries(pool).map(([name, value]) => [name, count(value)])),
+        `\n${formatTable([
+          ["instance", "host", "threads", "in flight", "last heartbeat"],
+          ...instances.map((i) => [i.id, i.hostName, count(i.threads), count(i.inFlight), i.lastHeartbeat]),
+        ])}`,
       );
     }),
   );

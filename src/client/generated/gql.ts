@@ -24,7 +24,7 @@ type Documents = {
     "\n  query Result($id: ID!, $timeoutMs: Int) {\n    result(id: $id, timeoutMs: $timeoutMs) { ...TaskFields }\n  }\n": typeof types.ResultDocument,
     "\n  query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {\n    batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {\n      complete done notDone tasks { ...TaskFields }\n    }\n  }\n": typeof types.BatchDocument,
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": typeof types.SubmissionCountsDocument,
-    "\n  query Pool {\n    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }\n  }\n": typeof types.PoolDocument,
+    "\n  query Pool {\n    pool {\n      threads concurrencyPerThread inFlight pending running succeeded failed cancelled\n      instances { id hostName threads inFlight lastHeartbeat }\n    }\n  }\n": typeof types.PoolDocument,
     "\n  subscription TaskDone($ids: [ID!], $submissionId: ID) {\n    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }\n  }\n": typeof types.TaskDoneDocument,
     "\n  fragment CompletionFields on Task {\n    id\n    submissionId\n    url\n    status\n    worker\n    finishedAt\n    result { httpStatus title contentLength fetchMs }\n    error { code message }\n  }\n": typeof types.CompletionFieldsFragmentDoc,
     "\n  subscription Completions {\n    taskDone { ...CompletionFields }\n  }\n": typeof types.CompletionsDocument,
@@ -40,7 +40,7 @@ const documents: Documents = {
     "\n  query Result($id: ID!, $timeoutMs: Int) {\n    result(id: $id, timeoutMs: $timeoutMs) { ...TaskFields }\n  }\n": types.ResultDocument,
     "\n  query Batch($ids: [ID!], $submissionId: ID, $timeoutMs: Int, $returnWhen: ReturnWhen) {\n    batch(ids: $ids, submissionId: $submissionId, timeoutMs: $timeoutMs, returnWhen: $returnWhen) {\n      complete done notDone tasks { ...TaskFields }\n    }\n  }\n": types.BatchDocument,
     "\n  query SubmissionCounts($submissionId: ID!) {\n    batch(submissionId: $submissionId, timeoutMs: 0) { done notDone }\n  }\n": types.SubmissionCountsDocument,
-    "\n  query Pool {\n    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }\n  }\n": types.PoolDocument,
+    "\n  query Pool {\n    pool {\n      threads concurrencyPerThread inFlight pending running succeeded failed cancelled\n      instances { id hostName threads inFlight lastHeartbeat }\n    }\n  }\n": types.PoolDocument,
     "\n  subscription TaskDone($ids: [ID!], $submissionId: ID) {\n    taskDone(ids: $ids, submissionId: $submissionId) { ...TaskFields }\n  }\n": types.TaskDoneDocument,
     "\n  fragment CompletionFields on Task {\n    id\n    submissionId\n    url\n    status\n    worker\n    finishedAt\n    result { httpStatus title contentLength fetchMs }\n    error { code message }\n  }\n": types.CompletionFieldsFragmentDoc,
     "\n  subscription Completions {\n    taskDone { ...CompletionFields }\n  }\n": types.CompletionsDocument,
@@ -86,7 +86,7 @@ export function graphql(source: "\n  query SubmissionCounts($submissionId: ID!) 
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Pool {\n    pool { threads concurrencyPerThread inFlight pending running succeeded failed cancelled }\n  }\n"): typeof import('./graphql.js').PoolDocument;
+export function graphql(source: "\n  query Pool {\n    pool {\n      threads concurrencyPerThread inFlight pending running succeeded failed cancelled\n      instances { id hostName threads inFlight lastHeartbeat }\n    }\n  }\n"): typeof import('./graphql.js').PoolDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

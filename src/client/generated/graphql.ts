@@ -103,7 +103,7 @@ export type SubmissionCountsQuery = { batch: { done: number, notDone: number } }
 export type PoolQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type PoolQuery = { pool: { threads: number, concurrencyPerThread: number, inFlight: number, pending: number, running: number, succeeded: number, failed: number, cancelled: number } };
+export type PoolQuery = { pool: { threads: number, concurrencyPerThread: number, inFlight: number, pending: number, running: number, succeeded: number, failed: number, cancelled: number, instances: Array<{ id: string, hostName: string, threads: number, inFlight: number, lastHeartbeat: string }> } };
 
 export type TaskDoneSubscriptionVariables = Exact<{
   ids?: Array<string> | string | null | undefined;
@@ -424,6 +424,13 @@ export const PoolDocument = new TypedDocumentString(`
     succeeded
     failed
     cancelled
+    instances {
+      id
+      hostName
+      threads
+      inFlight
+      lastHeartbeat
+    }
   }
 }
     `) as unknown as TypedDocumentString<PoolQuery, PoolQueryVariables>;

@@ -7,6 +7,7 @@ import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, Ta
 import type { CheckedUrl } from "../../validate-urls.js";
 import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
 import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { openPool } from "./pool.js";
 import { CLAIM_LOCK, SQL, type CandidateRow, type Statement, type TaskRow } from "./statements.js";
 
 export interface PostgresTaskStoreOptions {
@@ -49,13 +50,12 @@ export class PostgresTaskStore implements TaskStore {
     this.#prisma = prisma;
   }
 
-  /** Opens the (migrated) database at `databaseUrl` (`postgresql://…`). Connects lazily. */
-  static async open(databaseUrl: string, options: PostgresTaskStoreOptions = {}): Promise<PostgresTaskStore> {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 8 });
-    // An idle connection that breaks (a server restart, pg_terminate_backend) is dropped by the pool; the
-    // next query opens another and reports its own error. Without a listener the pool's event would crash
-    // the process.
-    pool.on("error", () => {});
+  /**
+   * Opens the (migrated) database at `databaseUrl` (`postgresql://…`), or uses `pool`: either way the store
+   * owns its pool and ends it at close (the composition root closes the store last). Connects lazily.
+   */
+  static async open(source: string | pg.Pool, options: PostgresTaskStoreOptions = {}): Promise<PostgresTaskStore> {
+    const pool = typeof source === "string" ? openPool(source, options.maxConnections ?? 8) : source;
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     return new PostgresTaskStore(pool, prisma);
   }
