@@ -4,6 +4,9 @@ import type { InstanceInfo, InstanceRegistry } from "./instance-registry.js";
 
 type InstanceRow = Omit<InstanceInfo, never> & { leaseExpiresAt: Date };
 
+/** How long a dead instance's row stays (for an operator reading the table after an incident). */
+const FORGET_DEAD_AFTER_MS = 24 * 60 * 60 * 1000;
+
 /** The Instance table of a PostgreSQL database shared by several instances. */
 export class PostgresInstanceRegistry implements InstanceRegistry {
   readonly #pool: pg.Pool;
@@ -22,6 +25,8 @@ export class PostgresInstanceRegistry implements InstanceRegistry {
          "heartbeatAt" = EXCLUDED."heartbeatAt", "leaseExpiresAt" = EXCLUDED."leaseExpiresAt"`,
       [self.id, self.hostName, self.pid, self.threads, self.inFlight, self.startedAt, new Date(now), new Date(now + leaseMs)],
     );
+    // Dead instances' rows go after a while (their tasks were requeued long before: that never needs the row).
+    await this.#pool.query(`DELETE FROM "Instance" WHERE "leaseExpiresAt" < $1`, [new Date(now - FORGET_DEAD_AFTER_MS)]);
   }
 
   async live(now: number): Promise<InstanceInfo[]> {

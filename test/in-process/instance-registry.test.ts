@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalInstanceRegistry, type InstanceInfo, type InstanceRegistry } from "../../src/cluster/instance-registry.js";
 import { PostgresInstanceRegistry } from "../../src/cluster/postgres-instance-registry.js";
+import { openPool } from "../../src/tasks/store/postgres/pool.js";
 import { dropTemplate, freshPostgres } from "../helpers/postgres.js";
 
 const T0 = Date.parse("2026-11-26T12:00:00.000Z");
@@ -50,14 +51,21 @@ describe("PostgreSQL", () => {
 
   it("lists several instances, oldest first, and drops one whose lease expired", async () => {
     const db = await freshPostgres();
-    const registry = new PostgresInstanceRegistry(db.url);
+    const pool = openPool(db.url, 2);
+    const registry = new PostgresInstanceRegistry(pool);
     try {
       await registry.renew(instance("a"), T0, LEASE);
       await registry.renew({ ...instance("b"), startedAt: new Date(T0 + 1) }, T0 + 5000, LEASE);
       expect((await registry.live(T0 + 9_999)).map((i) => i.id)).toEqual(["a", "b"]);
       expect((await registry.live(T0 + 10_000)).map((i) => i.id)).toEqual(["b"]);
+      // A day after its lease expired, a dead instance's row is gone at the next renewal.
+      const dayLater = T0 + LEASE + 24 * 60 * 60 * 1000 + 1;
+      await registry.renew(instance("b"), dayLater, LEASE);
+      const { rows } = await pool.query(`SELECT id FROM "Instance" ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual(["b"]);
     } finally {
       await registry.close();
+      await pool.end();
       await db.drop();
     }
   });
