@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { freshPostgres } from "./postgres.js";
 import { tempDatabase } from "./service.js";
 
@@ -35,3 +36,21 @@ export const POSTGRES: TestBackend = {
 };
 
 export const TEST_BACKENDS: readonly TestBackend[] = [SQLITE, POSTGRES];
+
+/**
+ * A fresh database of `backend` for the tests of the enclosing describe, created before them and removed
+ * after them; call the result in tests and hooks registered after this call.
+ */
+export function databaseFor(backend: TestBackend): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await backend.database();
+  });
+  afterAll(async () => {
+    await db?.remove();
+  });
+  return () => {
+    if (!db) throw new Error("the database is not created yet: read it in a test or a hook");
+    return db;
+  };
+}
