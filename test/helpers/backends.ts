@@ -12,6 +12,19 @@ export interface TestDatabase {
  * The database engines every contract test runs on (`describe.each(TEST_BACKENDS)`): the same tests, once
  * per backend, each on a fresh database of its own. PostgreSQL must be running (see .ci/run); when it is
  * not, its half fails.
+ *
+ * On both backends (test/e2e): futures-api, subscriptions, graphql-sse, graphql-ws-errors, thousand-tasks,
+ * api-keys, exports, lifetime, cli, crawling/retries and crawling/politeness; test/in-process/store-contract.
+ * PostgreSQL only: several-instances (a cluster needs a shared database).
+ * SQLite only, and why:
+ * - database-faults: a full or failing disk under the SQLite file (a tmpfs); PostgreSQL's storage is the
+ *   server's, not the service's.
+ * - startup-guards: the SQLite file lock (one process per file); the bind-address guards do not touch the
+ *   database.
+ * - dotenv: `.env` loading, checked through the default SQLite path.
+ * - cli-reconnect, faults, supervision, browser, crawling/{robots,ssrf,limits,hostile-pages}: the CLI's
+ *   reconnection, worker-thread faults and supervision, the web UI and the crawler's own rules; none of
+ *   them reads or writes the store differently by backend, and each is covered there by a backend test above.
  */
 export interface TestBackend {
   name: "SQLite" | "PostgreSQL";
