@@ -46,7 +46,7 @@ describe.each(TEST_BACKENDS)("API keys on $name", (backend) => {
     bob = crawlq(database().url, "keys", "create", "bob").trim();
     admin = crawlq(database().url, "keys", "create", "ops", "--admin").trim();
     service = await startService(database().url);
-  });
+  }, 60_000); // three CLI processes, then the service: slow when the machine is busy
 
   afterAll(async () => {
     await service?.stop();

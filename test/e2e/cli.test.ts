@@ -34,7 +34,7 @@ describe.each(TEST_BACKENDS)("the crawlq CLI against the real service on $name",
     // One fixture host: let 16 requests run on it at once (the pool's size in tests).
     service = await startService(database().url, { CRAWLQ_PER_HOST_CONCURRENCY: "16" });
     env = { CRAWLQ_SERVER: service.url, CRAWLQ_API_KEY: key };
-  });
+  }, 60_000); // a CLI process, then the service: slow when the machine is busy
 
   afterAll(async () => {
     await service?.stop();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { freshPostgres } from "./postgres.js";
+import { dropTemplate, freshPostgres } from "./postgres.js";
 import { tempDatabase } from "./service.js";
 
 /** A database of the test's own on one backend; `remove` deletes it. */
@@ -23,8 +23,8 @@ export interface TestDatabase {
  *   database.
  * - dotenv: `.env` loading, checked through the default SQLite path.
  * - cli-reconnect, faults, supervision, browser, crawling/{robots,ssrf,limits,hostile-pages}: the CLI's
- *   reconnection, worker-thread faults and supervision, the web UI and the crawler's own rules; none of
- *   them reads or writes the store differently by backend, and each is covered there by a backend test above.
+ *   reconnection, worker-thread faults and supervision, the web UI and the crawler's own rules: nothing in
+ *   them depends on the backend; what they need of the store is run on both by the files above.
  */
 export interface TestBackend {
   name: "SQLite" | "PostgreSQL";
@@ -49,6 +49,10 @@ export const POSTGRES: TestBackend = {
 };
 
 export const TEST_BACKENDS: readonly TestBackend[] = [SQLITE, POSTGRES];
+
+// Every test file that imports this runs in a process of its own, which copies its PostgreSQL databases
+// from a template of its own (see freshPostgres): drop it once the file is done, or one is left per file.
+afterAll(() => dropTemplate());
 
 /**
  * A fresh database of `backend` for the tests of the enclosing describe, created before them and removed
