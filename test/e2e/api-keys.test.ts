@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import type { Document } from "../../testkit/graphql-client.js";
-import { startService, tempDatabase, TEST_ENV, type RunningService } from "../helpers/service.js";
+import { databaseFor, TEST_BACKENDS } from "../helpers/backends.js";
+import { withRows } from "../helpers/database-rows.js";
+import { startService, TEST_ENV, type RunningService } from "../helpers/service.js";
 import { Batch, Result, TaskById, TaskDone } from "../../src/client/operations.js";
 import { SUBMIT, type SubmitData, type TaskView } from "../helpers/queries.js";
 
@@ -30,8 +32,8 @@ async function call(url: string, key: string | null, query: Document<any, any>, 
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: Array<{ message: string; extensions?: any }> } };
 }
 
-describe("API keys", () => {
-  const db = tempDatabase();
+describe.each(TEST_BACKENDS)("API keys on $name", (backend) => {
+  const database = databaseFor(backend);
   let site: FixtureSite;
   let service: RunningService;
   let alice: string;
@@ -40,26 +42,26 @@ describe("API keys", () => {
 
   beforeAll(async () => {
     site = await startFixtureSite();
-    alice = crawlq(db.url, "keys", "create", "alice").trim();
-    bob = crawlq(db.url, "keys", "create", "bob").trim();
-    admin = crawlq(db.url, "keys", "create", "ops", "--admin").trim();
-    service = await startService(db.url);
-  });
+    alice = crawlq(database().url, "keys", "create", "alice").trim();
+    bob = crawlq(database().url, "keys", "create", "bob").trim();
+    admin = crawlq(database().url, "keys", "create", "ops", "--admin").trim();
+    service = await startService(database().url);
+  }, 60_000); // three CLI processes, then the service: slow when the machine is busy
 
   afterAll(async () => {
-    await service.stop();
-    await site.close();
-    db.remove();
+    await service?.stop();
+    await site?.close();
   });
 
-  it("prints a key once and stores only its hash; list shows names and roles, never keys", () => {
+  it("prints a key once and stores only its hash; list shows names and roles, never keys", async () => {
     expect(alice).toMatch(/^cq_[A-Za-z0-9_-]{43}$/);
-    const listed = crawlq(db.url, "keys", "list");
+    const listed = crawlq(database().url, "keys", "list");
     expect(listed).toMatch(/^alice\tclient\t/m);
     expect(listed).toMatch(/^ops\tadmin\t/m);
     expect(listed).not.toContain(alice);
-    const stored = execFileSync("sqlite3", [db.url.slice("file:".length), "SELECT hash FROM ApiKey"], { encoding: "utf8" });
-    expect(stored).not.toContain(alice);
+    const stored = await withRows(database().url, (rows) => rows.all<{ hash: string }>(`SELECT hash FROM "ApiKey"`));
+    expect(stored).toHaveLength(3);
+    expect(JSON.stringify(stored)).not.toContain(alice);
   });
 
   it("refuses a request with no key, or an unknown one, with 401 and UNAUTHENTICATED", async () => {
@@ -151,9 +153,9 @@ describe("API keys", () => {
   });
 
   it("a revoked key is refused from then on", async () => {
-    const carol = crawlq(db.url, "keys", "create", "carol").trim();
+    const carol = crawlq(database().url, "keys", "create", "carol").trim();
     expect((await call(service.url, carol, "{ pool { threads } }")).status).toBe(200);
-    crawlq(db.url, "keys", "revoke", "carol");
+    crawlq(database().url, "keys", "revoke", "carol");
     expect((await call(service.url, carol, "{ pool { threads } }")).status).toBe(401);
   });
 });

@@ -49,7 +49,7 @@ describe("crawlq submit --output across a service restart", () => {
     expect(stderr).toMatch(new RegExp(`^crawlq: ${TASKS / 1000},000 tasks done in .*: ${TASKS / 1000},000 succeeded, 0 failed, 0 cancelled$`, "m"));
     const written = parseJsonLines(readFileSync(output, "utf8"));
     expect(written).toHaveLength(TASKS);
-    const rows = readTaskRows(db.url, [stdout.trim()]);
+    const rows = await readTaskRows(db.url, [stdout.trim()]);
     const byId = new Map(written.map((r) => [r.id, r]));
     expect(byId.size).toBe(TASKS);
     for (const row of rows) expect(byId.get(String(row.id))).toEqual(expectedRecord(row));

@@ -1,42 +1,45 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXPORT_COLUMNS } from "../../src/client/export-format.js";
 import { startFixtureSite, type FixtureSite } from "../../testkit/fixture-site.js";
 import { asCsvCells, expectedRecord, parseCsv, parseJsonLines, readTaskRows, runCli, unusedPort } from "../helpers/cli.js";
-import { startService, tempDatabase, TEST_ENV, type RunningService } from "../helpers/service.js";
+import { databaseFor, TEST_BACKENDS } from "../helpers/backends.js";
+import { startService, TEST_ENV, type RunningService } from "../helpers/service.js";
 
 const cliJs = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 // Commas, quotes and a line break (a crawled title has its whitespace collapsed: the break becomes a space).
 const AWKWARD_TITLE = 'Commas, "quotes" and\na line break';
 
-describe("the crawlq CLI against the real service", () => {
-  const db = tempDatabase();
+describe.each(TEST_BACKENDS)("the crawlq CLI against the real service on $name", (backend) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "crawlq-cli-"));
+  const database = databaseFor(backend);
   let site: FixtureSite;
   let service: RunningService;
   let key: string;
   let env: Record<string, string>;
-  const file = (name: string) => path.join(db.dir, name);
+  const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
     site = await startFixtureSite();
     key = execFileSync(process.execPath, [cliJs, "keys", "create", "cli-user"], {
-      env: { ...process.env, ...TEST_ENV, DATABASE_URL: db.url },
+      env: { ...process.env, ...TEST_ENV, DATABASE_URL: database().url },
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
     }).trim();
     // One fixture host: let 16 requests run on it at once (the pool's size in tests).
-    service = await startService(db.url, { CRAWLQ_PER_HOST_CONCURRENCY: "16" });
+    service = await startService(database().url, { CRAWLQ_PER_HOST_CONCURRENCY: "16" });
     env = { CRAWLQ_SERVER: service.url, CRAWLQ_API_KEY: key };
-  });
+  }, 60_000); // a CLI process, then the service: slow when the machine is busy
 
   afterAll(async () => {
     await service?.stop();
     await site?.close();
-    db.remove();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("submits 12,000 URLs in two chunks, shows progress lines, and writes each task once to JSONL, as stored", async () => {
@@ -56,7 +59,7 @@ describe("the crawlq CLI against the real service", () => {
     const written = parseJsonLines(readFileSync(file("out.jsonl"), "utf8"));
     expect(written).toHaveLength(12_000);
     expect(new Set(written.map((r) => r.id)).size).toBe(12_000);
-    const rows = readTaskRows(db.url, submissionIds);
+    const rows = await readTaskRows(database().url, submissionIds);
     expect(rows).toHaveLength(12_000);
     const byId = new Map(written.map((r) => [r.id, r]));
     for (const row of rows) expect(byId.get(String(row.id))).toEqual(expectedRecord(row));
@@ -94,7 +97,7 @@ describe("the crawlq CLI against the real service", () => {
     expect(text.split("\r\n")).toHaveLength(23 + 2);
     const [header, ...records] = parseCsv(text);
     expect(header).toEqual(EXPORT_COLUMNS);
-    const rows = readTaskRows(db.url, [run.stdout.trim()]);
+    const rows = await readTaskRows(database().url, [run.stdout.trim()]);
     expect(records.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(rows.map((row) => asCsvCells(expectedRecord(row))));
 
     const again = await runCli(["submit", "-", "--output", "-", "--format", "csv", "--allow-failures", "--no-progress"], { env, input: urls.join("\n") });
@@ -163,7 +166,7 @@ describe("the crawlq CLI against the real service", () => {
 
     writeFileSync(file("hang.txt"), site.url("/hang"));
     const submitted = await runCli(["submit", file("hang.txt")], { env });
-    const [task] = readTaskRows(db.url, [submitted.stdout.trim()]);
+    const [task] = await readTaskRows(database().url, [submitted.stdout.trim()]);
     const timeout = await runCli(["result", String(task!.id), "--timeout", "100"], { env });
     expect(timeout.code).toBe(1);
     expect(timeout.stderr).toBe(`crawlq: TIMEOUT: Task ${task!.id} was not done within 100 ms; it goes on running\n`);
@@ -188,7 +191,7 @@ describe("the crawlq CLI against the real service", () => {
 
     const result = await runCli(["result", ids[0]!, "--json"], { env });
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual(expectedRecord(readTaskRows(db.url, [sid])[0]!));
+    expect(JSON.parse(result.stdout)).toEqual(expectedRecord((await readTaskRows(database().url, [sid]))[0]!));
 
     const watched = await runCli(["watch", "--submission", sid, "--json"], { env });
     expect(watched.code).toBe(0);
@@ -197,7 +200,7 @@ describe("the crawlq CLI against the real service", () => {
     // One request at a time on this host, a minute apart: the second task stays PENDING.
     writeFileSync(file("two.txt"), [site.url("/page/7"), site.url("/page/8")].join("\n"));
     const slow = (await runCli(["submit", file("two.txt"), "--per-host-concurrency", "1", "--host-delay-ms", "60000"], { env })).stdout.trim();
-    const pendingId = String(readTaskRows(db.url, [slow])[1]!.id);
+    const pendingId = String((await readTaskRows(database().url, [slow]))[1]!.id);
     const cancelled = await runCli(["cancel", pendingId, "--json"], { env });
     expect(cancelled.code).toBe(0);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: pendingId, status: "CANCELLED" });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startService, tempDatabase, type RunningService } from "../helpers/service.js";
+import { databaseFor, TEST_BACKENDS } from "../helpers/backends.js";
+import { startService, type RunningService } from "../helpers/service.js";
 
 /** A raw graphql-ws connection: every message the server sends, and how the socket ended. */
 async function rawConnection(url: string) {
@@ -31,17 +32,16 @@ async function rawConnection(url: string) {
   return { send, next, socket, closed: () => closed };
 }
 
-describe("graphql-ws operations that fail", () => {
-  const db = tempDatabase();
+describe.each(TEST_BACKENDS)("graphql-ws operations that fail, on $name", (backend) => {
+  const db = databaseFor(backend);
   let service: RunningService;
 
   beforeAll(async () => {
-    service = await startService(db.url);
+    service = await startService(db().url);
   });
 
   afterAll(async () => {
-    await service.stop();
-    db.remove();
+    await service?.stop();
   });
 
   it("a syntax error is an error message for that operation only: the socket and its other operations go on", async () => {

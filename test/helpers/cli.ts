@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { EXPORT_COLUMNS, type ExportRecord } from "../../src/client/export-format.js";
+import { withRows } from "./database-rows.js";
 
 const cliJs = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -35,22 +35,18 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
   );
 }
 
-/** A task row as better-sqlite3 reads it from the Task table (instants in epoch ms). */
+/** A task row as read from the Task table (instants in epoch ms, on either backend). */
 export type TaskRow = Record<string, string | number | null> & { id: number; submissionId: number };
 
 /**
- * Task rows read straight from the SQLite file (read-only, beside the service), in id order: those of the
- * submissions, or with `{ ids }` those tasks.
+ * Task rows read straight from the database (beside the service, on either backend), in id order: those
+ * of the submissions, or with `{ ids }` those tasks.
  */
-export function readTaskRows(databaseUrl: string, submissionIds: readonly (string | number)[] | { ids: readonly number[] }): TaskRow[] {
-  const db = new Database(databaseUrl.replace(/^file:/, ""), { readonly: true });
+export function readTaskRows(databaseUrl: string, submissionIds: readonly (string | number)[] | { ids: readonly number[] }): Promise<TaskRow[]> {
   const [column, values] = "ids" in submissionIds ? ["id", submissionIds.ids] : ["submissionId", submissionIds];
-  try {
-    const list = JSON.stringify(values.map(Number));
-    return db.prepare(`SELECT * FROM Task WHERE ${column} IN (SELECT value FROM json_each(?)) ORDER BY id`).all(list) as TaskRow[];
-  } finally {
-    db.close();
-  }
+  return withRows(databaseUrl, (db) =>
+    db.all<TaskRow>(`SELECT * FROM "Task" WHERE "${column}" IN (${values.map(() => "?").join(", ")}) ORDER BY id`, values.map(Number)),
+  );
 }
 
 /**

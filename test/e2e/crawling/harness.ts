@@ -1,6 +1,6 @@
 /**
- * Shared set-up for the crawling end-to-end files: the real service (node dist/src/main.js) on a temp
- * SQLite file, talking to the loopback fixture site, and a few shorthands over GraphQL.
+ * Shared set-up for the crawling end-to-end files: the real service (node dist/src/main.js) on a fresh
+ * database (SQLite unless a file passes a backend), talking to the loopback fixture site, and a few shorthands over GraphQL.
  */
 import { createServer } from "node:net";
 import { expect } from "vitest";
@@ -9,7 +9,8 @@ import { gql, gqlData, type GraphQLResponse } from "../../../testkit/graphql-cli
 import { Batch, TaskById } from "../../../src/client/operations.js";
 import type { BatchQuery } from "../../../src/client/generated/graphql.js";
 import { SUBMIT, type SubmitData, type TaskView } from "../../helpers/queries.js";
-import { startService, tempDatabase, type RunningService } from "../../helpers/service.js";
+import { SQLITE, type TestBackend } from "../../helpers/backends.js";
+import { startService, type RunningService } from "../../helpers/service.js";
 
 export interface CrawlOptionsInput {
   maxRetries?: number;
@@ -35,14 +36,14 @@ export interface Crawlq {
   stop(): Promise<void>;
 }
 
-/** Starts the real service with `env` on top of the test defaults (see test/helpers/service.ts). */
-export async function startCrawlq(env: Record<string, string>): Promise<Crawlq> {
-  const db = tempDatabase();
+/** Starts the real service on `backend` with `env` on top of the test defaults (see test/helpers/service.ts). */
+export async function startCrawlq(env: Record<string, string>, backend: TestBackend = SQLITE): Promise<Crawlq> {
+  const db = await backend.database();
   let service: RunningService;
   try {
     service = await startService(db.url, env);
   } catch (error) {
-    db.remove();
+    await db.remove();
     throw error;
   }
   const url = service.url;
@@ -71,7 +72,7 @@ export async function startCrawlq(env: Record<string, string>): Promise<Crawlq> 
     task: async (id) => (await gqlData(url, TaskById, { id })).task!,
     stop: async () => {
       const code = await service.stop();
-      db.remove();
+      await db.remove();
       expect(code, `service exit code; output:\n${service.output()}`).toBe(0);
     },
   };
