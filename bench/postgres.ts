@@ -5,6 +5,7 @@
  * `crawlq_bench_<pid>_<random>_<label>`.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import pg from "pg";
 
 export const DEFAULT_POSTGRES_URL = process.env.CRAWLQ_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
@@ -55,4 +56,24 @@ export async function describeServer(adminUrl: string): Promise<Record<string, s
     );
     return Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]));
   });
+}
+
+/**
+ * CPU time (ms) the server's backend processes connected to `database` have used so far, from
+ * /proc/PID/stat (the server runs on this machine): the database's share of a run, which the run's other
+ * meters do not see. Backends that ended before the call are not counted; the services' pools keep theirs.
+ */
+export async function backendCpuMs(adminUrl: string, database: string): Promise<number> {
+  const pids = await admin(adminUrl, (c) => c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [database]));
+  let ms = 0;
+  for (const { pid } of pids.rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      // the backend ended meanwhile
+    }
+  }
+  return ms;
 }

@@ -21,7 +21,7 @@
 import { CompletionWatcher, benchUrls, submit } from "../completions.js";
 import type { Fixture } from "../fixture.js";
 import { cpuMeter, latencyStats, medianOf, round } from "../measure.js";
-import { createBenchDatabase } from "../postgres.js";
+import { backendCpuMs, createBenchDatabase } from "../postgres.js";
 import type { Run, Settings } from "../run.js";
 import { startBenchService, type BenchService } from "../service.js";
 import { e2e, warmService } from "./e2e.js";
@@ -136,13 +136,17 @@ export async function clusterRun(o: ClusterOptions) {
       log(`postgres ×${n} e2e 0 ms`);
       result.e2e0 = await medianOf(settings.repeat, async () => {
         await fixture.resetStats();
+        const pgBefore = await backendCpuMs(o.adminUrl, database.name);
         const r = await e2e(run, o.origin);
+        const pgMs = (await backendCpuMs(o.adminUrl, database.name)) - pgBefore;
         const split = notifyByInstance(r.notifyByPage, await fixture.benchPagesByAgent(), n);
-        return { ...r, notifyByPage: undefined, notifySplit: split };
+        // The database's CPU is outside the run's processes: it shows in otherCoresBusy, so it is given here.
+        const postgresCpu = { msPerPage: round(pgMs / settings.pages, 3), coresBusy: round(pgMs / 1000 / r.seconds, 2) };
+        return { ...r, notifyByPage: undefined, notifySplit: split, postgresCpu };
       });
       const r = result.e2e0;
       log(`  ${round(r.pagesPerSecond)} pages/s [runs ${r.runs.join(", ")}], notify ${JSON.stringify(r.notifySplit)}`);
-      log(`  statements ${JSON.stringify(r.statements)}, cpu ${JSON.stringify(r.cpu)}, threads ${JSON.stringify(r.threads)}, slots ${JSON.stringify(r.slots)}`);
+      log(`  statements ${JSON.stringify(r.statements)}, cpu ${JSON.stringify(r.cpu)}, postgres backends ${JSON.stringify(r.postgresCpu)}, threads ${JSON.stringify(r.threads)}, slots ${JSON.stringify(r.slots)}`);
       await fixture.resetStats();
     }
     if (o.submit) {
