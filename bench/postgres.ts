@@ -5,8 +5,8 @@
  * `crawlq_bench_<pid>_<random>_<label>`.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import pg from "pg";
+import { statCpuMs } from "./service.js";
 
 export const DEFAULT_POSTGRES_URL = process.env.CRAWLQ_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -68,9 +68,7 @@ export async function backendCpuMs(adminUrl: string, database: string): Promise<
   let ms = 0;
   for (const { pid } of pids.rows) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      ms += statCpuMs(`/proc/${pid}/stat`);
     } catch {
       // the backend ended meanwhile
     }
