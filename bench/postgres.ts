@@ -59,19 +59,29 @@ export async function describeServer(adminUrl: string): Promise<Record<string, s
 }
 
 /**
- * CPU time (ms) the server's backend processes connected to `database` have used so far, from
- * /proc/PID/stat (the server runs on this machine): the database's share of a run, which the run's other
- * meters do not see. Backends that ended before the call are not counted; the services' pools keep theirs.
+ * CPU time (ms) each of the server's backend processes connected to `database` has used so far (pid →
+ * ms), from /proc/PID/stat (the server runs on this machine): the database's share of a run, which the
+ * run's other meters do not see.
  */
-export async function backendCpuMs(adminUrl: string, database: string): Promise<number> {
+export async function backendCpuMs(adminUrl: string, database: string): Promise<Map<number, number>> {
   const pids = await admin(adminUrl, (c) => c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [database]));
-  let ms = 0;
+  const cpu = new Map<number, number>();
   for (const { pid } of pids.rows) {
     try {
-      ms += statCpuMs(`/proc/${pid}/stat`);
+      cpu.set(pid, statCpuMs(`/proc/${pid}/stat`));
     } catch {
       // the backend ended meanwhile
     }
   }
+  return cpu;
+}
+
+/**
+ * CPU used between two backendCpuMs snapshots: a backend that started in between counts whole; one that
+ * ended in between (the pools close idle connections after 10 s) is lost, so this is a lower bound.
+ */
+export function backendCpuUsed(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
   return ms;
 }

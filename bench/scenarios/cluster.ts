@@ -21,7 +21,7 @@
 import { CompletionWatcher, benchUrls, submit } from "../completions.js";
 import type { Fixture } from "../fixture.js";
 import { cpuMeter, latencyStats, medianOf, round } from "../measure.js";
-import { backendCpuMs, createBenchDatabase } from "../postgres.js";
+import { backendCpuMs, backendCpuUsed, createBenchDatabase } from "../postgres.js";
 import type { Run, Settings } from "../run.js";
 import { startBenchService, type BenchService } from "../service.js";
 import { e2e, warmService } from "./e2e.js";
@@ -138,7 +138,7 @@ export async function clusterRun(o: ClusterOptions) {
         await fixture.resetStats();
         const pgBefore = await backendCpuMs(o.adminUrl, database.name);
         const r = await e2e(run, o.origin);
-        const pgMs = (await backendCpuMs(o.adminUrl, database.name)) - pgBefore;
+        const pgMs = backendCpuUsed(pgBefore, await backendCpuMs(o.adminUrl, database.name));
         const split = notifyByInstance(r.notifyByPage, await fixture.benchPagesByAgent(), n);
         // The database's CPU is outside the run's processes: it shows in otherCoresBusy, so it is given here.
         const postgresCpu = { msPerPage: round(pgMs / settings.pages, 3), coresBusy: round(pgMs / 1000 / r.seconds, 2) };
