@@ -12,6 +12,10 @@
  *   backlog                       100,000 PENDING tasks (10 mutations of 10,000): peak RSS of the
  *                                 service, throughput while it drains vs e2e-0ms
  *
+ * With `--database postgres` (issue 10), after all of the above on SQLite (the reference, same run): for
+ * each `--instances` count, a fresh PostgreSQL database and that many services on it, measuring e2e-0ms,
+ * notify split by the instance that ran each task, and submit (scenarios/cluster.ts).
+ *
  * Everything runs on loopback; every wait has a deadline; the run stops by itself.
  * Flags: see `--help`.
  *
@@ -35,6 +39,8 @@ import { baseline, warmBaseline } from "./scenarios/baseline.js";
 import { e2e, warmService } from "./scenarios/e2e.js";
 import { waiters } from "./scenarios/waiters.js";
 import { startBenchService, startCommand } from "./service.js";
+import { clusterRun } from "./scenarios/cluster.js";
+import { DEFAULT_POSTGRES_URL, describeServer } from "./postgres.js";
 
 const HELP = `npm run bench -- [flags]
   --pages N                  pages per e2e run (5000)
@@ -53,10 +59,18 @@ const HELP = `npm run bench -- [flags]
   --fixture child|inproc     fixture site in a child process (default) or in this process
   --synchronous FULL|NORMAL  CRAWLQ_SQLITE_SYNCHRONOUS for the service (service default)
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
-  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog
+  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog (on PostgreSQL: e2e gives
+                             e2e-0ms and notify; backlog, or submit, gives submit)
   --env K=V                  extra service environment (repeatable)
   --node-arg ARG             extra node option for the service process, e.g. --node-arg=--max-semi-space-size=8 (repeatable)
   --service-log FILE          append the service's stdout to FILE
+  --database LIST            sqlite, postgres or sqlite,postgres (sqlite). Naming postgres adds, after the SQLite
+                             figures (always measured: the reference), e2e-0ms, notify and submit on PostgreSQL
+  --instances LIST           instance counts on PostgreSQL, e.g. 1,2 (1); with N instances each runs threads/N
+                             threads and in-flight/N slots, so the cluster has as many as the one-instance run
+  --postgres-url URL         server (and an existing database to connect to) where each PostgreSQL configuration
+                             creates, then drops, a database of its own (CRAWLQ_TEST_POSTGRES_URL or
+                             postgresql://postgres@127.0.0.1:5432/test)
   --help`;
 
 const { values: flags } = parseArgs({
@@ -80,6 +94,9 @@ const { values: flags } = parseArgs({
     env: { type: "string", multiple: true, default: [] },
     "node-arg": { type: "string", multiple: true, default: [] },
     "service-log": { type: "string" },
+    database: { type: "string", default: "sqlite" },
+    instances: { type: "string", default: "1" },
+    "postgres-url": { type: "string", default: DEFAULT_POSTGRES_URL },
     help: { type: "boolean", default: false },
   },
   strict: true,
@@ -110,6 +127,12 @@ const settings: Settings = {
   nodeArgs: flags["node-arg"],
   only: new Set(flags.only.split(",").map((s) => s.trim())),
 };
+
+const databases = new Set(flags.database.split(",").map((s) => s.trim()));
+for (const d of databases) if (d !== "sqlite" && d !== "postgres") throw new Error(`--database: sqlite or postgres, got ${d}`);
+const postgres = databases.has("postgres");
+const instanceCounts = flags.instances.split(",").map((s) => positive("instances", s.trim())).filter((n) => n > 0);
+const postgresUrl = flags["postgres-url"];
 
 const dbDir = mkdtempSync(path.join(os.tmpdir(), "crawlq-bench-"));
 const serviceEnv: Record<string, string> = {
@@ -144,12 +167,26 @@ async function main() {
         only: [...settings.only],
         serviceCommand: ["node", ...flags["node-arg"], ...startCommand()].join(" "),
         serviceEnv: Object.fromEntries(Object.entries(serviceEnv).filter(([k]) => k !== "DATABASE_URL")),
+        ...(postgres
+          ? {
+              postgres: {
+                instances: instanceCounts,
+                server: await describeServer(postgresUrl),
+                perInstance: Object.fromEntries(
+                  instanceCounts.map((n) => [n, { CRAWLQ_THREADS: Math.max(1, Math.floor(settings.threads / n)), CRAWLQ_MAX_IN_FLIGHT: Math.max(1, Math.floor(settings.inFlight / n)) }]),
+                ),
+              },
+            }
+          : {}),
       },
       null,
       2,
     ),
   );
 
+  // The machine's 1-minute load average, sampled through the run (other sessions share the machine).
+  const loadSamples: number[] = [os.loadavg()[0]!];
+  const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]!), 5_000);
   const fixture = await startFixture(settings.fixture, [0, settings.latencyMs]);
   const origin0 = fixture.origins.sites[0]!;
   const originL = fixture.origins.sites[settings.latencyMs]!;
@@ -223,10 +260,43 @@ async function main() {
     results.serviceRssAtEndMb = beforeStop;
     await watcher.close().catch(() => {});
     results.serviceExit = await service.stop(60_000);
-    await fixture.close();
     rmSync(dbDir, { recursive: true, force: true });
+    if (!postgres) await fixture.close();
   }
   if (watcher.errors.length > 0) results.subscriptionErrors = watcher.errors.slice(0, 3).map(String);
+  if (postgres) {
+    try {
+      results.postgres = [];
+      for (const instances of instanceCounts) {
+        log(`postgres: ${instances} instance(s)`);
+        results.postgres.push(
+          await clusterRun({
+            settings,
+            fixture,
+            origin: origin0,
+            baseEnv: serviceEnv,
+            adminUrl: postgresUrl,
+            instances,
+            nodeArgs,
+            logFile: flags["service-log"] ?? null,
+            log,
+            e2e: settings.only.has("e2e"),
+            submit: settings.only.has("backlog") || settings.only.has("submit"),
+          }),
+        );
+      }
+    } finally {
+      await fixture.close();
+    }
+  }
+  clearInterval(loadSampler);
+  loadSamples.push(os.loadavg()[0]!);
+  results.loadAverage = {
+    start: round(loadSamples[0]!, 2),
+    mean: round(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length, 2),
+    max: round(Math.max(...loadSamples), 2),
+    end: round(loadSamples.at(-1)!, 2),
+  };
   report(results, (performance.now() - runStarted) / 1000);
 }
 
@@ -276,13 +346,50 @@ function report(r: Record<string, any>, seconds: number) {
       status(vs >= 0.9),
     ]);
   }
+  for (const p of (r.postgres ?? []) as Array<Record<string, any>>) {
+    const shape = `${p.instances} instance${p.instances > 1 ? "s" : ""} × ${p.threadsPerInstance} thread${p.threadsPerInstance > 1 ? "s" : ""}`;
+    if (p.e2e0) {
+      const e = p.e2e0;
+      const vsBaseline = r.baseline0 ? e.pagesPerSecond / r.baseline0.pagesPerSecond : NaN;
+      const vsSqlite = r.e2e0 ? e.pagesPerSecond / r.e2e0.pagesPerSecond : NaN;
+      rows.push([
+        `pg e2e-0ms (${shape})`,
+        `${round(e.pagesPerSecond)} pages/s = ${round(vsBaseline, 2)}× baseline, ${round(vsSqlite, 2)}× SQLite; ${e.wrong} wrong${range(e)}; postgres ${e.postgresCpu.msPerPage} ms/page`,
+        "≥ 0.8× SQLite",
+        status(vsSqlite >= 0.8),
+      ]);
+      const split = e.notifySplit;
+      const stats = (x: { n: number; p50: number; p99: number; max: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms, max ${x.max} ms (${x.n} tasks)`;
+      rows.push([`pg notify, same instance (${shape})`, stats(split.sameInstance), "", ""]);
+      if (p.instances > 1) {
+        rows.push([
+          `pg notify, other instance (${shape})`,
+          stats(split.otherInstance) + (split.unknown ? `; ${split.unknown} tasks not attributed` : ""),
+          "p99 ≤ 50 ms",
+          status(split.otherInstance.n > 0 && split.otherInstance.p99 <= 50),
+        ]);
+      }
+    }
+    if (p.submit) {
+      rows.push([
+        `pg submit (${shape})`,
+        `${p.submit.urls} URLs in ${p.submit.ms} ms = ${p.submit.urlsPerSecond} URLs/s (median, idle) [runs ${p.submit.runs.join(", ")}]`,
+        "≥ 25,000 URLs/s",
+        status(p.submit.urlsPerSecond >= 25_000),
+      ]);
+    }
+  }
   console.log("");
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
-  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain]
+  // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
+  const pgPhases = (r.postgres ?? []).map((p: any) => p.e2e0 && { cpu: { otherCoresBusy: round(Math.max(0, p.e2e0.cpu.otherCoresBusy - p.e2e0.postgresCpu.coresBusy), 2) } });
+  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases]
     .map((x) => x?.cpu?.otherCoresBusy)
     .filter((x): x is number => typeof x === "number");
   const otherLoad = others.length > 0 ? Math.max(...others) : 0;
   console.log(`(run took ${round(seconds)} s; service exit ${r.serviceExit}; CPU used by processes outside the run: up to ${otherLoad} cores${otherLoad > 0.1 ? " — the machine was not idle, figures are disturbed" : ""})`);
+  const load = r.loadAverage;
+  console.log(`(load average, 1 min, sampled every 5 s: start ${load.start}, mean ${load.mean}, max ${load.max}, end ${load.end}; ${os.availableParallelism()} cores)`);
   console.log(
     JSON.stringify({
       bench: "crawlq",
@@ -301,6 +408,17 @@ function report(r: Record<string, any>, seconds: number) {
       backlog: r.backlog,
       serviceRssAtEndMb: r.serviceRssAtEndMb,
       subscriptionErrors: r.subscriptionErrors,
+      postgres: r.postgres?.map((p: Record<string, any>) => ({
+        ...p,
+        e2e0: p.e2e0 && {
+          pagesPerSecond: round(p.e2e0.pagesPerSecond),
+          ratioToBaseline: r.baseline0 ? round(p.e2e0.pagesPerSecond / r.baseline0.pagesPerSecond, 3) : null,
+          ratioToSqlite: r.e2e0 ? round(p.e2e0.pagesPerSecond / r.e2e0.pagesPerSecond, 3) : null,
+          runs: p.e2e0.runs, wrong: p.e2e0.wrong, problems: p.e2e0.problems, statements: p.e2e0.statements, cpu: p.e2e0.cpu, postgresCpu: p.e2e0.postgresCpu, threads: p.e2e0.threads, slots: p.e2e0.slots,
+          notifyMs: p.e2e0.notify, notifySplit: p.e2e0.notifySplit,
+        },
+      })),
+      loadAverage: r.loadAverage,
       seconds: round(seconds),
     }),
   );

@@ -35,6 +35,11 @@ export interface Fixture {
   cpuMs(): Promise<number>;
   /** Total requests the sites received since the last reset. */
   requests(): Promise<number>;
+  /**
+   * The /bench/:n pages the sites served since the last reset, by the User-Agent that asked: with one
+   * agent per instance, which instance ran each task.
+   */
+  benchPagesByAgent(): Promise<Record<string, number[]>>;
   close(): Promise<void>;
 }
 
@@ -89,6 +94,16 @@ async function startLocal(latencies: number[]): Promise<Local> {
         for (const site of sites.values()) site.resetStats();
       },
       requests: () => [...sites.values()].reduce((sum, site) => sum + site.requestCount(), 0),
+      benchPagesByAgent: () => {
+        const byAgent: Record<string, number[]> = {};
+        for (const site of sites.values()) {
+          for (const record of site.requestLog) {
+            const page = /^\/bench\/(\d+)/.exec(record.path);
+            if (page) (byAgent[record.userAgent] ??= []).push(Number(page[1]));
+          }
+        }
+        return byAgent;
+      },
       cpuMs: () => {
         const usage = process.cpuUsage();
         return (usage.user + usage.system) / 1000;
@@ -149,6 +164,7 @@ function fixtureOver(
     hold: () => call<void>("hold"),
     resetStats: () => call<void>("resetStats"),
     requests: () => call<number>("requests"),
+    benchPagesByAgent: () => call<Record<string, number[]>>("benchPagesByAgent"),
     cpuMs: () => call<number>("cpuMs"),
     close,
   };

@@ -51,7 +51,7 @@ export interface BenchService {
 }
 
 /** utime + stime of a /proc stat file, in ms (fields 14 and 15; the command name may contain spaces). */
-function statCpuMs(file: string): number {
+export function statCpuMs(file: string): number {
   const stat = readFileSync(file, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;

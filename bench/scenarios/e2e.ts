@@ -43,7 +43,13 @@ export async function e2e({ settings, service, watcher, cpu }: Run, origin: stri
   const seconds = (last - sub.started) / 1000;
   const idToPage = new Map(sub.taskIds.map((id, i) => [id, pages[i]!.n]));
   const problems = checkPages(received, idToPage);
-  const notify = latencyStats(received.map((r) => r.at - Date.parse(r.event.finishedAt)));
+  const notifyMs = received.map((r) => r.at - Date.parse(r.event.finishedAt));
+  const notify = latencyStats(notifyMs);
+  // Each task's notify latency by its page number, for a split by the instance that ran it (cluster.ts).
+  const notifyByPage = received.flatMap((r, i) => {
+    const n = idToPage.get(r.event.id);
+    return n === undefined ? [] : [[n, notifyMs[i]!] as const];
+  });
   for (const id of sub.ids) watcher.forget(id);
   // Where a slot's time goes: in the pool (startedAt → finishedAt, of which fetch and parse), or between
   // tasks (the slot's share of the run not spent on a task: dispatch, persist, claim the next).
@@ -66,6 +72,7 @@ export async function e2e({ settings, service, watcher, cpu }: Run, origin: stri
     wrong: problems.length,
     problems: problems.slice(0, 3),
     notify,
+    notifyByPage,
     statements,
     statementsPerPage: round(perPage, 3),
     cpu: cpu.perPage(cpuBefore, cpuAfter, settings.pages, seconds),
