@@ -118,7 +118,9 @@ export const DISPATCH_JITTER_MS = 40;
 
 /**
  * Asserts that request arrivals are spaced by `delayMs`: the whole run took at least (n-1)·delayMs (less
- * one jitter), and no single gap is below half the delay (what a missing or skipped delay would show).
+ * one jitter), and no single gap is below a quarter of the delay. A missing or skipped delay shows as a gap
+ * of a few ms; a late request after a prompt one, on a loaded machine, as up to tens of ms less than the
+ * delay (CI saw 42 and 47 ms for 100 ms, the run's span still above (n-1)·delay less one jitter).
  */
 export function expectSpacing(records: readonly RequestRecord[], delayMs: number, label = ""): void {
   const gaps = startGaps(records);
@@ -126,5 +128,5 @@ export function expectSpacing(records: readonly RequestRecord[], delayMs: number
   expect(gaps.length, shown).toBeGreaterThan(0);
   const span = gaps.reduce((a, b) => a + b, 0);
   expect(span, shown).toBeGreaterThanOrEqual(gaps.length * delayMs - DISPATCH_JITTER_MS);
-  for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs / 2);
+  for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs / 4);
 }
