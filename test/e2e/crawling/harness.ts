@@ -112,9 +112,11 @@ export function onHost(site: FixtureSite, hostname: string, path: string): strin
  * The service spaces the *dispatch* of requests to one host; what reaches the fixture also carries the
  * dispatch latency (a database write, a message to a worker thread, that thread's event loop), which
  * varies from request to request, by tens of ms on a loaded machine. One late request shortens the gap
- * after it and lengthens the one before, so the span of a run cannot lose more than one such jitter.
+ * after it and lengthens the one before, so the span of a run cannot lose more than one such jitter. The
+ * first request to a host is the latest (a new connection, often a thread's first task): CI saw the first
+ * gap at 58 ms of 100 with every later one at 100.
  */
-export const DISPATCH_JITTER_MS = 40;
+export const DISPATCH_JITTER_MS = 60;
 
 /**
  * Asserts that request arrivals are spaced by `delayMs`: the whole run took at least (n-1)·delayMs (less
