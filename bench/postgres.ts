@@ -5,7 +5,7 @@
  * `crawlq_bench_<pid>_<random>_<label>`.
  */
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import { withPgClient } from "../testkit/postgres.js";
 import { statCpuMs } from "./service.js";
 
 export const DEFAULT_POSTGRES_URL = process.env.CRAWLQ_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
@@ -20,20 +20,10 @@ export interface BenchDatabase {
 
 const RUN = `${process.pid}_${randomBytes(3).toString("hex")}`;
 
-async function admin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A new, empty database on the server of `adminUrl` (which names an existing database to connect to). */
 export async function createBenchDatabase(adminUrl: string, label: string): Promise<BenchDatabase> {
   const name = `crawlq_bench_${RUN}_${label.replace(/[^a-z0-9_]/gi, "_")}`.toLowerCase();
-  await admin(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  await withPgClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   let dropped = false;
@@ -43,14 +33,14 @@ export async function createBenchDatabase(adminUrl: string, label: string): Prom
     async drop() {
       if (dropped) return;
       dropped = true;
-      await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await withPgClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
 }
 
 /** The server's version string and its settings that matter for commit latency. */
 export async function describeServer(adminUrl: string): Promise<Record<string, string>> {
-  return admin(adminUrl, async (c) => {
+  return withPgClient(adminUrl, async (c) => {
     const settings = await c.query<{ name: string; setting: string }>(
       `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync', 'wal_sync_method', 'shared_buffers', 'max_connections')`,
     );
@@ -64,7 +54,7 @@ export async function describeServer(adminUrl: string): Promise<Record<string, s
  * run's other meters do not see.
  */
 export async function backendCpuMs(adminUrl: string, database: string): Promise<Map<number, number>> {
-  const pids = await admin(adminUrl, (c) => c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [database]));
+  const pids = await withPgClient(adminUrl, (c) => c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [database]));
   const cpu = new Map<number, number>();
   for (const { pid } of pids.rows) {
     try {

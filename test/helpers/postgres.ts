@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { withPgClient } from "../../testkit/postgres.js";
 import { migratePostgres } from "../../src/tasks/store/postgres/migrate.js";
 
 /**
@@ -21,14 +22,16 @@ function urlOf(database: string): string {
   return url.toString();
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withPgClient(POSTGRES_TEST_URL, fn);
+}
+
+/** The database `name` as a FreshPostgres: its URL, and a drop that also closes what is still connected. */
+function database(name: string): FreshPostgres {
+  return {
+    url: urlOf(name),
+    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
+  };
 }
 
 const RUN = `${process.pid}_${randomBytes(3).toString("hex")}`;
@@ -49,20 +52,14 @@ export async function freshPostgres(): Promise<FreshPostgres> {
   const from = await template;
   const name = `crawlq_t_${RUN}_${++databases}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${from}"`));
-  return {
-    url: urlOf(name),
-    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
-  };
+  return database(name);
 }
 
 /** An empty database, not migrated (for the migration tests). */
 export async function emptyPostgres(): Promise<FreshPostgres> {
   const name = `crawlq_t_${RUN}_${++databases}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}"`));
-  return {
-    url: urlOf(name),
-    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
-  };
+  return database(name);
 }
 
 /** Drops the template when the process is done with it (call from a file's afterAll, or leave it: see below). */
@@ -70,5 +67,5 @@ export async function dropTemplate(): Promise<void> {
   if (!template) return;
   const name = await template;
   template = undefined;
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  await database(name).drop();
 }

@@ -1,4 +1,4 @@
-import pg from "pg";
+import { withPgClient } from "../../testkit/postgres.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresTaskStore } from "../../src/tasks/store/postgres/postgres-task-store.js";
 import { ALL_TASKS } from "../../src/tasks/task-store.js";
@@ -38,19 +38,14 @@ describe("PostgresTaskStore.requeueOrphans: instance leases", () => {
   afterEach(() => opened.cleanup());
 
   /** Registers an instance whose lease ends `leaseMs` from now (negative: already expired). */
-  const instance = async (id: string, leaseMs: number) => {
-    const client = new pg.Client({ connectionString: opened.url });
-    await client.connect();
-    try {
-      await client.query(
+  const instance = (id: string, leaseMs: number) =>
+    withPgClient(opened.url, (client) =>
+      client.query(
         `INSERT INTO "Instance" (id, "hostName", pid, threads, "startedAt", "heartbeatAt", "leaseExpiresAt")
          VALUES ($1, 'test', 1, 1, now(), now(), now() + make_interval(secs => $2::float8 / 1000))`,
         [id, leaseMs],
-      );
-    } finally {
-      await client.end();
-    }
-  };
+      ),
+    );
 
   it("requeues the claims of instances whose lease expired or that never registered, not those of live instances", async () => {
     const { store } = opened;
