@@ -86,7 +86,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   });
   dispatcher = new Dispatcher(
     { lifecycle, store, pool, gate, logger },
-    { maxInFlight: config.pool.maxInFlight, retry: config.retry },
+    { maxInFlight: config.pool.maxInFlight, hostCap: config.politeness.perHostConcurrency, retry: config.retry },
   );
   // Registered before the first claim, so that no other instance takes this one's claims for orphans.
   const lease = new InstanceLease(

@@ -10,6 +10,8 @@ import { retryDelay, type RetryOptions } from "./retry-policy.js";
 export interface DispatcherOptions {
   /** Tasks in the pool at once; the database holds every other one. */
   maxInFlight: number;
+  /** The operator's cap on requests in flight per host (HostGate's): a claim reads no more of a host's tasks. */
+  hostCap: number;
   retry: RetryOptions;
   /** After a failed database write, how long before the dispatcher tries again (doubling per failure, capped). */
   writeRetryMs?: number;
@@ -34,8 +36,8 @@ export interface DispatcherDeps {
 const MAX_WRITE_RETRY_MS = 5_000;
 
 /**
- * Schedules: feeds PENDING tasks to the pool, oldest first, with at most `maxInFlight` in the pool and the
- * host gate's politeness, and turns each attempt's end into an outcome. Every status write is a lifecycle
+ * Schedules: feeds PENDING tasks to the pool in the claim's order (round-robin by host, see TaskStore.claim),
+ * with at most `maxInFlight` in the pool and the host gate's politeness, and turns each attempt's end into an outcome. Every status write is a lifecycle
  * verb; attempt ends are written in batches (one write per turn of the event loop).
  *
  * A database that fails (busy, read-only, full) never costs a slot or a task: slots taken for a claim
@@ -177,7 +179,7 @@ export class Dispatcher {
       };
       let claimed: ClaimedTask[] = [];
       try {
-        claimed = await lifecycle.claim({ limit: this.#options.maxInFlight - this.#running.size, skipHosts, admit });
+        claimed = await lifecycle.claim({ limit: this.#options.maxInFlight - this.#running.size, hostCap: this.#options.hostCap, skipHosts, admit });
       } finally {
         // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
         const claimedIds = new Set(claimed.map((c) => c.task.id));

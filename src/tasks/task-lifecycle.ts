@@ -17,6 +17,8 @@ export interface LifecycleObserver {
 
 export interface ClaimOptions {
   limit: number;
+  /** See ClaimRequest.hostCap. */
+  hostCap?: number;
   skipHosts: ReadonlySet<string>;
   admit: (candidate: ClaimCandidate) => boolean;
 }
@@ -48,7 +50,7 @@ export class TaskLifecycle {
     return this.#store.createSubmission(urls, options, this.#clock(), ownerKeyId);
   }
 
-  /** claim: PENDING → RUNNING for the runnable tasks `admit` accepts, oldest first. */
+  /** claim: PENDING → RUNNING for the runnable tasks `admit` accepts, round-robin by host (TaskStore.claim). */
   claim(options: ClaimOptions): Promise<ClaimedTask[]> {
     return this.#store.claim({ ...options, owner: this.owner, now: this.#clock() });
   }

@@ -16,12 +16,18 @@ export interface ClaimRequest {
   /** Most tasks to claim. */
   limit: number;
   now: number;
-  /** Hosts none of whose tasks may start now: the store does not even offer them. */
+  /**
+   * The operator's cap on tasks RUNNING per host (CRAWLQ_PER_HOST_CONCURRENCY, which bounds every
+   * submission's perHostConcurrency): the claim reads at most this many minus those running of a host's
+   * tasks. Default: no cap but `limit`.
+   */
+  hostCap?: number;
+  /** Hosts none of whose tasks may start now: the store does not even read them. */
   skipHosts: ReadonlySet<string>;
   /**
-   * Asked for each runnable candidate the cluster's politeness allows (see TaskStore.claim), oldest first,
-   * inside the claim: true claims it. Synchronous, so the decision and the write are one step (this
-   * instance's politeness slots and robots.txt are decided here; see Dispatcher).
+   * Asked for each runnable candidate the cluster's politeness allows (see TaskStore.claim), in the
+   * claim's order, inside the claim: true claims it. Synchronous, so the decision and the write are one
+   * step (this instance's politeness slots and robots.txt are decided here; see Dispatcher).
    */
   admit: (candidate: ClaimCandidate) => boolean;
 }
@@ -88,19 +94,28 @@ export interface TaskStore {
   nextRunAt(now: number): Promise<number | null>;
 
   /**
-   * Finds runnable tasks (PENDING, runAt reached, host not skipped; at most `limit`, oldest first) and
-   * claims (PENDING → RUNNING) those `admit` accepts, atomically: no attempt is ever handed to two
-   * claimers, whatever process they run in.
+   * Finds runnable tasks (PENDING, runAt reached, host not skipped; at most `limit`) and claims
+   * (PENDING → RUNNING) those `admit` accepts, atomically: no attempt is ever handed to two claimers,
+   * whatever process they run in.
    *
-   * Cluster politeness is part of the claim: every store sharing the database is held to it together.
-   * Walking the candidates in id order, one is offered to `admit` only if
+   * Order: round-robin by host, then by position per submission on a host. The claim walks the hosts that
+   * have PENDING tasks (in host order, from where this store's previous claim stopped, wrapping around),
+   * not the rows: each host offers its next task, then the walk moves on; a host offers a second task in
+   * the same claim only once every host has had its turn. On one host, tasks go in (hostRank, id) order:
+   * hostRank is a task's position among its submission's URLs on that host, so the n-th URL of every
+   * submission on the host runs before the (n+1)-th of any, and a small submission is not held up behind
+   * a big one sent before it. A claim costs the hosts it visits and the rows it reads (at most `hostCap`
+   * minus those running per host), not the backlog.
+   *
+   * Cluster politeness is part of the claim: every store sharing the database is held to it together. A
+   * candidate is offered to `admit` only if
    * - RUNNING tasks of its host (in the whole database) plus those claimed for the host in this batch are
    *   fewer than its submission's perHostConcurrency, and
    * - when its submission has a hostDelayMs, the latest start of any task of its host is at least
    *   hostDelayMs before `now`, and no task of the host was claimed in this batch.
-   * Other candidates stay PENDING, unoffered, and the claim looks past their host for other hosts' tasks
-   * (up to `limit`). Concurrent claims (several stores on one database) are serialised for this, so the
-   * counts they see are exact (claim-politeness.ts has the rule).
+   * Other candidates stay PENDING, unoffered, and the claim goes on with other hosts' tasks (up to
+   * `limit`). Concurrent claims (several stores on one database) are serialised for this, so the counts
+   * they see are exact (claim-politeness.ts has the rule).
    */
   claim(request: ClaimRequest): Promise<ClaimedTask[]>;
   /** Records many attempt ends in one transaction, each fenced by owner and attempt; returns the rows written, in order. */

@@ -65,7 +65,10 @@ async function harness(options: HarnessOptions = {}) {
   });
   dispatcher = new Dispatcher(
     { lifecycle, store, pool, gate, logger: pino({ level: "silent" }) },
-    { maxInFlight: 8, retry: { baseDelayMs: 2, maxDelayMs: 5 }, writeRetryMs: 5, resultWriteTries: 3, ...options.dispatcher },
+    {
+      maxInFlight: 8, hostCap: options.perHostCap ?? 8, retry: { baseDelayMs: 2, maxDelayMs: 5 }, writeRetryMs: 5, resultWriteTries: 3,
+      ...options.dispatcher,
+    },
   );
   const running = dispatcher;
   closers.push(async () => {

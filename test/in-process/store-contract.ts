@@ -100,7 +100,7 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
       it("stores the options once per submission and returns them with every claimed task", async () => {
         const gentle = { maxRetries: 0, perHostConcurrency: 1, hostDelayMs: 250, respectRobots: true };
         const eager = { maxRetries: 5, perHostConcurrency: 8, hostDelayMs: 0, respectRobots: false };
-        // Two hosts: the gentle options let one task of a host start at a time.
+        // Three hosts: the gentle options let one task of a host start at a time.
         const a = await submit(["https://a.example/1", "https://c.example/1"], gentle);
         const b = await submit(["https://b.example/1"], eager);
         const offered: ClaimCandidate[] = [];
@@ -108,7 +108,8 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         const optionsOf = (submissionId: number) => (submissionId === a.id ? gentle : eager);
         expect(claimed).toHaveLength(3);
         for (const { task, options } of claimed) expect(options).toEqual(optionsOf(task.submissionId));
-        expect(offered.map((c) => c.options)).toEqual([gentle, gentle, eager]);
+        // Offered host by host: a, b, c.
+        expect(offered.map((c) => c.options)).toEqual([gentle, eager, gentle]);
         expect(b.tasks[0]!.submissionId).toBe(b.id);
       });
     });
@@ -290,13 +291,78 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
     });
 
     describe("claim", () => {
-      it("claims the oldest runnable tasks first, across submissions, up to the limit", async () => {
+      it("takes one task per host in host order, across submissions, up to the limit; the next claim goes on from there", async () => {
         const a = await submit(["https://a.example/1", "https://b.example/1"]);
         const b = await submit(["https://c.example/1", "https://a.example/2"]);
         const first = await claim({ limit: 3 });
         expect(first.map((c) => c.task.id)).toEqual([...a.tasks, b.tasks[0]!].map((t) => t.id));
         const second = await claim({ limit: 3 });
         expect(second.map((c) => c.task.id)).toEqual([b.tasks[1]!.id]);
+      });
+
+      it("is round-robin by host: a host's second task only once every host had a turn, each claim starting after the last one's host", async () => {
+        const { tasks } = await submit(["a", "b", "c"].flatMap((h) => [1, 2, 3].map((i) => `https://${h}.example/${i}`)));
+        const id = (host: string, i: number) => tasks.find((t) => t.url === `https://${host}.example/${i}`)!.id;
+        const ids = (claimed: readonly { task: Task }[]) => claimed.map((c) => c.task.id);
+        expect(ids(await claim({ limit: 2 }))).toEqual([id("a", 1), id("b", 1)]);
+        expect(ids(await claim({ limit: 2 }))).toEqual([id("c", 1), id("a", 2)]);
+        // From b on, round every host (b, c, a), then the second turn in the same order.
+        expect(ids(await claim({ limit: 10 }))).toEqual([id("b", 2), id("c", 2), id("a", 3), id("b", 3), id("c", 3)]);
+      });
+
+      it("on one host, runs the n-th URL of every submission before the (n+1)-th of any (then oldest first)", async () => {
+        const a = await submit(["https://h.example/a0", "https://other.example/a", "https://h.example/a1", "https://h.example/a2"], { perHostConcurrency: 8 });
+        const b = await submit(["https://h.example/b0", "https://h.example/b1"], { perHostConcurrency: 8 });
+        const offered: string[] = [];
+        await claim({ skipHosts: new Set(["other.example"]), admit: (c) => (offered.push(c.url), true) });
+        expect(offered).toEqual(["a0", "b0", "a1", "b1", "a2"].map((p) => `https://h.example/${p}`));
+        expect(a.tasks).toHaveLength(4);
+        expect(b.tasks).toHaveLength(2);
+      });
+
+      it("a small submission on a host is not held up behind a big one sent before it", async () => {
+        const many = { perHostConcurrency: 1_000 };
+        const big = await submit(Array.from({ length: 1_000 }, (_, i) => `https://h.example/big/${i}`), many);
+        // The big one is under way: its first 50 ran.
+        const started = await claim({ limit: 50, hostCap: 1_000 });
+        await store.finishAttempts(OWNER, started.map((c) => succeedOutcome(c.task)), T0);
+        const small = await submit(Array.from({ length: 10 }, (_, i) => `https://h.example/small/${i}`), many);
+        const next = await claim({ limit: 20, hostCap: 1_000 });
+        const smallIds = small.tasks.map((t) => t.id);
+        expect(next.filter((c) => smallIds.includes(c.task.id))).toHaveLength(10);
+        expect(next.map((c) => c.task.submissionId)).toEqual([...Array(10).fill(small.id), ...Array(10).fill(big.id)]);
+      });
+
+      it("claims from many small hosts at once behind a big backlog on one host, at a cost that does not depend on that backlog", async () => {
+        const counts: Record<string, number>[] = [];
+        for (const [round, backlog] of [1_000, 49_000].entries()) {
+          // The big host's backlog grows between the two rounds, to 1,000 then 50,000 PENDING tasks, each round
+          // followed by 200 hosts × 20 URLs. A store of its own each round: its walk starts at the first host.
+          const claimer = round === 0 ? store : await openAnother();
+          await submit(Array.from({ length: backlog }, (_, i) => `https://big.example/${backlog}/${i}`));
+          const small = await submit(
+            Array.from({ length: 200 * 20 }, (_, i) => `https://s${String(i % 200).padStart(3, "0")}-${backlog}.example/${i}`),
+          );
+          const smallIds = new Set(small.tasks.map((t) => t.id));
+          const before = claimer.statementCounts();
+          const claimed = await claimer.claim({ owner: OWNER, limit: 64, hostCap: 4, now: T0, skipHosts: new Set(), admit: () => true });
+          const after = claimer.statementCounts();
+          counts.push(Object.fromEntries(["claimHosts", "claimRows"].map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)])));
+          const fromSmall = claimed.filter((c) => smallIds.has(c.task.id));
+          const bigHost = claimed.filter((c) => c.task.host === "big.example");
+          expect(claimed).toHaveLength(64);
+          expect(bigHost.length).toBeGreaterThanOrEqual(1);
+          expect(bigHost.length).toBeLessThanOrEqual(4);
+          expect(fromSmall).toHaveLength(64 - bigHost.length);
+          expect(new Set(fromSmall.map((c) => c.task.host)).size).toBeGreaterThanOrEqual(60);
+          // The round's small hosts leave the queue: the next round has the big host's backlog and new hosts.
+          await claimer.finishAttempts(OWNER, claimed.map((c) => succeedOutcome(c.task)), T0);
+          await store.reject(small.tasks.filter((t) => !claimed.some((c) => c.task.id === t.id)).map((t) => t.id), ROBOTS, T0);
+        }
+        // 64 hosts visited, at most hostCap (4) rows read from each: the same whatever the backlog.
+        expect(counts[0]).toEqual(counts[1]);
+        expect(counts[0]!.claimHosts).toBe(64);
+        expect(counts[0]!.claimRows).toBeLessThanOrEqual(64 * 4);
       });
 
       it("makes the task RUNNING, counts the attempt and records when it started", async () => {
@@ -307,12 +373,12 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         expect(await read(tasks[0]!.id)).toEqual(expected);
       });
 
-      it("offers candidates oldest first, with their url, host and options", async () => {
+      it("offers candidates host by host, with their url, host and options", async () => {
         const options = { maxRetries: 1, perHostConcurrency: 3, hostDelayMs: 10, respectRobots: true };
         const { tasks } = await submit(["https://b.example/x", "https://a.example/y"], options);
         const offered: ClaimCandidate[] = [];
         await claim({ admit: (c) => (offered.push(c), false) });
-        expect(offered).toEqual(tasks.map((t) => ({ id: t.id, url: t.url, host: t.host, options })));
+        expect(offered).toEqual([tasks[1]!, tasks[0]!].map((t) => ({ id: t.id, url: t.url, host: t.host, options })));
       });
 
       it("leaves a task admit refuses PENDING, unclaimed, and offers it again next time", async () => {
@@ -332,7 +398,8 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         const claimed = await claim({ skipHosts: new Set(["a.example", "c.example"]), admit: (c) => (offered.push(c.host), true) });
         expect(offered).toEqual(["b.example"]);
         expect(claimed.map((c) => c.task.id)).toEqual([tasks[1]!.id]);
-        expect((await claim()).map((c) => c.task.id)).toEqual([tasks[0]!.id, tasks[2]!.id, tasks[3]!.id]);
+        // The next claim starts after b.example, where this one stopped: c, then a (twice).
+        expect((await claim()).map((c) => c.task.id)).toEqual([tasks[2]!.id, tasks[0]!.id, tasks[3]!.id]);
       });
 
       it("does not offer a task waiting for its retry backoff until its runAt", async () => {
@@ -401,8 +468,8 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         );
         const offered: number[] = [];
         const first = await claim({ admit: (c) => (offered.push(c.id), true) });
-        expect(offered).toEqual([a1!.id, a2!.id, b1!.id]);
-        expect(first.map((c) => c.task.id)).toEqual([a1!.id, a2!.id, b1!.id]);
+        expect(offered).toEqual([a1!.id, b1!.id, a2!.id]);
+        expect(first.map((c) => c.task.id)).toEqual([a1!.id, b1!.id, a2!.id]);
         offered.length = 0;
         expect(await claim({ admit: (c) => (offered.push(c.id), true) })).toEqual([]);
         expect(offered).toEqual([]);
@@ -453,6 +520,46 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         const { tasks: [a2] } = await submit(["https://a.example/2"], { hostDelayMs: 500 });
         expect(await claim({ now: T0 + 499 })).toEqual([]);
         expect((await claim({ now: T0 + 500 })).map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
+      it("holds every host's limit and delay exactly with thousands of hosts, claim after claim", async () => {
+        // 2,000 hosts × 5 tasks: on the l* hosts at most 2 at once, on the d* hosts one start per 50 ms.
+        const perKind = 1_000;
+        const limited = await submit(Array.from({ length: perKind * 5 }, (_, i) => `https://l${i % perKind}.example/${i}`), { perHostConcurrency: 2 });
+        const delayed = await submit(Array.from({ length: perKind * 5 }, (_, i) => `https://d${i % perKind}.example/${i}`), { hostDelayMs: 50 });
+        const total = limited.tasks.length + delayed.tasks.length;
+        const runningNow = new Map<number, Task>();
+        const perHost = new Map<string, number>();
+        const lastStart = new Map<string, number>();
+        const started = new Set<number>();
+        let round = 0;
+        for (let now = T0; started.size < total; now += 10, round++) {
+          expect(round, "rounds to start every task").toBeLessThan(200);
+          for (const { task } of await claim({ now, limit: 500, hostCap: 4 })) {
+            expect(started.has(task.id)).toBe(false);
+            started.add(task.id);
+            runningNow.set(task.id, task);
+            const n = (perHost.get(task.host) ?? 0) + 1;
+            perHost.set(task.host, n);
+            if (task.host.startsWith("l")) expect(n, task.host).toBeLessThanOrEqual(2);
+            else {
+              expect(n, task.host).toBeLessThanOrEqual(4);
+              const last = lastStart.get(task.host);
+              if (last !== undefined) expect(now - last, task.host).toBeGreaterThanOrEqual(50);
+              lastStart.set(task.host, now);
+            }
+          }
+          if (round % 10 === 0) {
+            for (const [host, n] of Object.entries(await runningPerHost())) expect(n).toBe(perHost.get(host));
+          }
+          // Tasks end 20 ms after their start (the fake clock's), so hosts free up for later claims.
+          const ending = [...runningNow.values()].filter((t) => t.startedAt!.getTime() <= now - 20);
+          await store.finishAttempts(OWNER, ending.map((t) => succeedOutcome(t)), now);
+          for (const task of ending) {
+            runningNow.delete(task.id);
+            perHost.set(task.host, perHost.get(task.host)! - 1);
+          }
+        }
       });
 
       it("two stores on one database claiming at once never exceed a host's limit, nor start a delayed host twice", async () => {

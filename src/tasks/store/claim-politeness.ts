@@ -7,73 +7,134 @@ export interface HostLoad {
   lastStartedAt: number | null;
 }
 
-/** A window of candidates as a store reads it: the next runnable tasks in id order, and their hosts' load. */
-export interface CandidateWindow {
-  candidates: readonly ClaimCandidate[];
-  load: ReadonlyMap<string, HostLoad>;
+/**
+ * One stretch of the walk over the hosts that have PENDING tasks, in the store's host order: hosts after
+ * `after` ("" for the first host on), up to and including `through` (null: to the last host).
+ */
+export interface HostRange {
+  after: string;
+  through: string | null;
 }
 
-/** Most candidate windows one claim reads (the claim holds the cluster's claim lock meanwhile). */
-const MAX_WINDOWS = 8;
-
-const IDLE: HostLoad = { running: 0, lastStartedAt: null };
+/** A host the walk read: its load, and its runnable tasks read (in hostRank, id order), `next` the first not offered yet. */
+interface VisitedHost {
+  load: HostLoad;
+  candidates: readonly ClaimCandidate[];
+  next: number;
+}
 
 /**
- * The claim's politeness rule (TaskStore.claim), the same for every backend. A store reads windows of
- * candidates (`nextRead()`: after which id, skipping which hosts, how many) and hands each to `offer`,
- * which walks it in id order and offers to `admit` only the candidates whose host can take them now,
- * counting those admitted in this claim:
+ * The claim's order and politeness rule (TaskStore.claim), the same for every backend. The claim walks
+ * hosts, not rows: the store keeps a cursor (the host where its last claim stopped) and walks the hosts
+ * that have PENDING tasks in host order from there, wrapping around once (`nextRange()`). For each host it
+ * is given (`visit`, skipping `skipHosts`), the store reads the host's load and at most `rowsFor(load)` of
+ * its runnable tasks, in (hostRank, id) order: so the cost of a claim is the hosts it visits and the rows
+ * it reads, never the backlog behind them.
+ *
+ * Round-robin by host: a visited host offers one task (pass 1), then the walk moves to the next host;
+ * only once the walk has been round every host (and the limit is not reached) do the hosts visited offer
+ * their second task, in the same order, then their third (`finish()`). A candidate is offered to `admit`
+ * only if politeness lets it start now, counting those admitted in this claim:
  * - running(host) + admitted so far(host) < the candidate's perHostConcurrency, and
  * - with a hostDelayMs, the host's latest start is at least hostDelayMs before `now` and nothing was
  *   admitted for the host in this claim.
- * A host that held a candidate back is skipped by the next window, so a busy host at the head of the
- * queue does not keep the claim from the tasks of other hosts behind it. The store then claims
- * `admitted` in one write (after the last window: the counts read count none of this claim's tasks).
+ * A candidate held back, or refused by `admit`, stays PENDING; the host offers its next one in its place.
+ * The store then claims `admitted` in one write (the loads it read count none of this claim's tasks).
  */
 export class PoliteClaim {
   readonly admitted: ClaimCandidate[] = [];
   readonly #request: ClaimRequest;
-  readonly #skip: Set<string>;
+  readonly #hostCap: number;
   readonly #taken = new Map<string, number>();
-  #afterId = 0;
-  #windows = 0;
-  #done = false;
+  readonly #ranges: HostRange[];
+  readonly #visited = new Map<string, VisitedHost>();
+  #first: string | null = null;
+  #last: string | null = null;
+  #walkedRound = false;
 
-  constructor(request: ClaimRequest) {
+  /** `cursor`: where the store's previous claim stopped (null: never claimed, start at the first host). */
+  constructor(request: ClaimRequest, cursor: string | null) {
     this.#request = request;
-    this.#skip = new Set(request.skipHosts);
+    this.#hostCap = request.hostCap ?? Number.POSITIVE_INFINITY;
+    this.#ranges = cursor === null ? [{ after: "", through: null }] : [{ after: cursor, through: null }, { after: "", through: cursor }];
   }
 
-  /** What to read next (candidates after `afterId`, not of `skipHosts`, at most `limit`), or null when done. */
-  nextRead(): { afterId: number; skipHosts: string[]; limit: number } | null {
-    const limit = this.#request.limit - this.admitted.length;
-    if (this.#done || limit <= 0 || this.#windows >= MAX_WINDOWS) return null;
-    return { afterId: this.#afterId, skipHosts: [...this.#skip], limit };
+  /** Whether the claim has its limit of tasks. */
+  get full(): boolean {
+    return this.admitted.length >= this.#request.limit;
   }
 
-  /** Walks one window read as `nextRead()` said (`limit` of them at most). */
-  offer({ candidates, load }: CandidateWindow, limit: number): void {
-    this.#windows++;
-    const { now, admit } = this.#request;
-    let held = false;
-    for (const candidate of candidates) {
-      const { perHostConcurrency, hostDelayMs } = candidate.options;
-      const host = load.get(candidate.host) ?? IDLE;
-      const here = this.#taken.get(candidate.host) ?? 0;
-      const polite =
-        host.running + here < perHostConcurrency &&
-        (hostDelayMs === 0 || (here === 0 && (host.lastStartedAt === null || host.lastStartedAt + hostDelayMs <= now)));
-      if (!polite) {
-        this.#skip.add(candidate.host);
-        held = true;
-      } else if (admit(candidate)) {
-        this.#taken.set(candidate.host, here + 1);
-        this.admitted.push(candidate);
+  /** The next stretch of hosts to walk; null when the claim is full or has been round every host. */
+  nextRange(): HostRange | null {
+    if (this.full) return null;
+    const range = this.#ranges.shift();
+    if (range === undefined) this.#walkedRound = true;
+    return range ?? null;
+  }
+
+  /** Whether the walk passes `host` by without reading it (a host of `skipHosts`). */
+  skips(host: string): boolean {
+    return this.#request.skipHosts.has(host);
+  }
+
+  /**
+   * How many of the host's runnable tasks to read: what the operator's cap (`hostCap`) leaves it, and
+   * no more than the claim still takes. 0: none (the store still visits the host, with no candidates).
+   */
+  rowsFor(load: HostLoad): number {
+    return Math.max(0, Math.min(this.#hostCap - load.running, this.#request.limit - this.admitted.length));
+  }
+
+  /** Pass 1 at one host: its candidates as read (at most rowsFor(load), in hostRank, id order); offers one. */
+  visit(host: string, load: HostLoad, candidates: readonly ClaimCandidate[]): void {
+    const visited: VisitedHost = { load, candidates, next: 0 };
+    this.#visited.set(host, visited);
+    this.#first ??= host;
+    this.#last = host;
+    this.#offerOne(host, visited);
+  }
+
+  /** After the walk: the later passes (when the walk went round every host), then the tasks to claim. */
+  finish(): ClaimCandidate[] {
+    if (!this.#walkedRound) return this.admitted;
+    let offering = true;
+    while (offering && !this.full) {
+      offering = false;
+      for (const [host, visited] of this.#visited) {
+        if (this.full) break;
+        if (visited.next < visited.candidates.length) {
+          offering = true;
+          this.#offerOne(host, visited);
+        }
       }
     }
-    // Read on only past a full window in which politeness held something back: otherwise every runnable
-    // candidate up to the limit was offered.
-    this.#done = !held || candidates.length < limit;
-    this.#afterId = candidates.at(-1)?.id ?? this.#afterId;
+    return this.admitted;
+  }
+
+  /**
+   * Where the next claim starts: after the last host visited, or, when this claim went round every host,
+   * after the first one it visited (so the next claim starts one host further on). Null: unchanged.
+   */
+  get cursor(): string | null {
+    return this.#walkedRound ? this.#first : this.#last;
+  }
+
+  /** Offers the host's candidates in order until `admit` takes one or none is left. */
+  #offerOne(host: string, visited: VisitedHost): void {
+    const { now, admit } = this.#request;
+    const { load, candidates } = visited;
+    while (visited.next < candidates.length) {
+      const candidate = candidates[visited.next++]!;
+      const { perHostConcurrency, hostDelayMs } = candidate.options;
+      const here = this.#taken.get(host) ?? 0;
+      const polite =
+        load.running + here < perHostConcurrency &&
+        (hostDelayMs === 0 || (here === 0 && (load.lastStartedAt === null || load.lastStartedAt + hostDelayMs <= now)));
+      if (polite && admit(candidate)) {
+        this.#taken.set(host, here + 1);
+        this.admitted.push(candidate);
+        return;
+      }
+    }
   }
 }

@@ -3,12 +3,12 @@ import pg from "pg";
 import { PrismaClient } from "../../../generated/prisma-postgres/client.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.js";
 import type { TaskStatus } from "../../task-state.js";
-import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
+import type { AttemptOutcome, ClaimCandidate, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { openPool } from "./pool.js";
-import { CLAIM_LOCK, SQL, type CandidateRow, type Statement, type TaskRow } from "./statements.js";
+import { CLAIM_LOCK, SQL, type HostCandidateRow, type Statement, type TaskRow } from "./statements.js";
 
 export interface PostgresTaskStoreOptions {
   /** Connections in the store's pool (the hot paths and Prisma's operator reads share it); default 8. */
@@ -26,6 +26,13 @@ const BEGIN_CLAIM = "BEGIN; SET LOCAL synchronous_commit = off";
 /** Tasks inserted per statement: arrays of a few thousand keep each message small and the plan cheap. */
 const INSERT_CHUNK = 5_000;
 
+/** Hosts the claim's first statement reads at least, and at most per statement (batches double in between). */
+const MIN_HOST_BATCH = 16;
+const MAX_HOST_BATCH = 1_024;
+
+/** PostgreSQL's int: the claim's hostCap when none is given. */
+const MAX_INT = 2_147_483_647;
+
 /**
  * The TaskStore on PostgreSQL, shared by every instance of the service. Every status write is one
  * conditional statement built from TRANSITIONS (statements.ts); terminal writes are fenced by the claim.
@@ -36,14 +43,21 @@ const INSERT_CHUNK = 5_000;
  * - Prisma (the schema, the generated client, @prisma/adapter-pg on the same pool) serves the cold
  *   operator reads (`listTasks` across submissions, `countByStatus`), as on SQLite.
  *
- * A claim is one transaction that takes a cluster-wide advisory lock, reads its candidates
- * `FOR UPDATE SKIP LOCKED` with their hosts' load, applies the politeness rule and writes the claims: no
- * attempt is handed out twice and per-host limits hold across instances (see TaskStore.claim).
+ * A claim is one transaction that takes a cluster-wide advisory lock, walks the hosts with PENDING tasks
+ * (a batch of hosts per statement, each with its load and its first runnable tasks `FOR UPDATE SKIP
+ * LOCKED`), applies the politeness rule and writes the claims: no attempt is handed out twice and per-host
+ * limits hold across instances (see TaskStore.claim).
  */
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   readonly #prisma: PrismaClient;
+  /**
+   * Statements per operation; for the claim also its walk's statements (`claimReads`), the hosts they
+   * read (`claimHosts`) and the candidate rows (`claimRows`).
+   */
   readonly #counts: Record<string, number> = {};
+  /** Where this store's last claim's walk over the hosts stopped: the next one starts after it (round-robin). */
+  #claimCursor: string | null = null;
 
   private constructor(pool: pg.Pool, prisma: PrismaClient) {
     this.#pool = pool;
@@ -86,10 +100,11 @@ export class PostgresTaskStore implements TaskStore {
         now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots, ownerKeyId,
       ]);
       const ids: number[] = [];
+      const ranks = hostRanks(urls);
       for (let start = 0; start < urls.length; start += INSERT_CHUNK) {
         const chunk = urls.slice(start, start + INSERT_CHUNK);
         const inserted = await rowsOf<{ id: number }>(client, SQL.insertTasks, [
-          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId,
+          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId, ranks.slice(start, start + INSERT_CHUNK),
         ]);
         for (const id of inserted.map((r) => r.id).sort((a, b) => a - b)) ids.push(id);
       }
@@ -147,21 +162,39 @@ export class PostgresTaskStore implements TaskStore {
     if (request.limit <= 0) return [];
     this.#count("claim");
     const { now, owner } = request;
+    const skipHosts = [...request.skipHosts];
+    const hostCap = Math.min(request.hostCap ?? MAX_INT, MAX_INT);
     // BEGIN and the lock in one round trip: claims of every instance run one at a time from here to COMMIT.
     return this.#transaction(`${BEGIN_CLAIM}; SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`, async (client) => {
-      const polite = new PoliteClaim(request);
-      for (let read = polite.nextRead(); read; read = polite.nextRead()) {
-        const { afterId, skipHosts, limit } = read;
-        const rows = await rowsOf<CandidateRow>(client, SQL.claimCandidates, [now, afterId, skipHosts, limit]);
-        const load = new Map<string, HostLoad>(
-          rows.map((r) => [r.host, { running: r.running, lastStartedAt: r.lastStartedAt?.getTime() ?? null }]),
-        );
-        const candidates = rows.map((r) => ({ id: r.id, url: r.url, host: r.host, options: optionsOf(r) }));
-        polite.offer({ candidates, load }, limit);
+      // The walk over hosts (claim-politeness.ts), a batch of hosts per statement: enough hosts for the
+      // tasks still wanted, more (doubling) each time the previous batch did not fill the claim.
+      const polite = new PoliteClaim(request, this.#claimCursor);
+      let batch = Math.max(MIN_HOST_BATCH, request.limit);
+      for (let range = polite.nextRange(); range; range = polite.nextRange()) {
+        let after = range.after;
+        while (!polite.full) {
+          const remaining = request.limit - polite.admitted.length;
+          const rows = await rowsOf<HostCandidateRow>(client, SQL.claimHosts, [
+            after, range.through, batch, skipHosts, hostCap, remaining, now,
+          ]);
+          this.#count("claimReads");
+          const hosts = groupByHost(rows);
+          this.#count("claimHosts", hosts.length);
+          this.#count("claimRows", rows.length - hosts.filter((h) => h.candidates.length === 0).length);
+          for (const { host, load, candidates } of hosts) {
+            if (polite.full) break;
+            polite.visit(host, load, candidates);
+          }
+          if (hosts.length < batch) break;
+          after = hosts.at(-1)!.host;
+          batch = Math.min(MAX_HOST_BATCH, batch * 2);
+        }
       }
-      if (polite.admitted.length === 0) return [];
-      const claimed = byId(await rowsOf<TaskRow>(client, SQL.claim, [now, owner, polite.admitted.map((c) => c.id)]));
-      return polite.admitted.flatMap((c) => {
+      const admitted = polite.finish();
+      this.#claimCursor = polite.cursor ?? this.#claimCursor;
+      if (admitted.length === 0) return [];
+      const claimed = byId(await rowsOf<TaskRow>(client, SQL.claim, [now, owner, admitted.map((c) => c.id)]));
+      return admitted.flatMap((c) => {
         const row = claimed.get(c.id);
         return row ? [{ task: toTask(row), options: c.options }] : [];
       });
@@ -249,6 +282,20 @@ async function rowsOf<R extends pg.QueryResultRow>(on: pg.Pool | pg.PoolClient, 
 
 function ownerOf(scope: TaskScope): number | null {
   return scope.kind === "owner" ? scope.keyId : null;
+}
+
+/** The claim's rows (in host order, then hostRank, id) as one entry per host: its load and its candidates. */
+function groupByHost(rows: readonly HostCandidateRow[]): { host: string; load: HostLoad; candidates: ClaimCandidate[] }[] {
+  const hosts: { host: string; load: HostLoad; candidates: ClaimCandidate[] }[] = [];
+  for (const row of rows) {
+    let entry = hosts.at(-1);
+    if (entry?.host !== row.host) {
+      entry = { host: row.host, load: { running: row.running, lastStartedAt: row.lastStartedAt?.getTime() ?? null }, candidates: [] };
+      hosts.push(entry);
+    }
+    if (row.id !== null) entry.candidates.push({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) });
+  }
+  return hosts;
 }
 
 function byId(rows: readonly TaskRow[]): Map<number, TaskRow> {

@@ -5,14 +5,14 @@ import type { OptionColumns } from "../task-row.js";
 /** A Task row as pg returns it: the Prisma model's columns (one shape, from schema.prisma), timestamps as Dates. */
 export type TaskRow = TaskModel;
 
-/** A runnable task with its submission's options and its host's load in the whole database, as the claim reads it. */
-export type CandidateRow = OptionColumns & {
-  id: number;
-  url: string;
-  host: string;
-  running: number;
-  lastStartedAt: Date | null;
-};
+/**
+ * A host the claim's walk reached, with its load in the whole database, and one of its runnable tasks with
+ * its submission's options (null task columns: none read).
+ */
+export type HostCandidateRow = { host: string; running: number; lastStartedAt: Date | null } & (
+  | (OptionColumns & { id: number; url: string })
+  | { [K in keyof OptionColumns | "id" | "url"]: null }
+);
 
 /**
  * A named statement: pg prepares it once per connection (Parse once, then Bind/Execute), so the hot
@@ -45,9 +45,9 @@ const statements = {
   // One chunk of a submission's tasks. Ids come from the sequence in the order rows are inserted, which
   // ORDER BY makes the input order: sorted, the returned ids are the tasks in input order.
   insertTasks: `
-    INSERT INTO "Task" ("submissionId", url, host, status, attempts, "runAt", "createdAt", "ownerKeyId")
-    SELECT $1, u.url, u.host, '${INITIAL_STATUS}', 0, c.at, c.at, $5
-      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(url, host, n), (SELECT ${at("$4")} AS at) c
+    INSERT INTO "Task" ("submissionId", url, host, "hostRank", status, attempts, "runAt", "createdAt", "ownerKeyId")
+    SELECT $1, u.url, u.host, u.rank, '${INITIAL_STATUS}', 0, c.at, c.at, $5
+      FROM unnest($2::text[], $3::text[], $6::int[]) WITH ORDINALITY AS u(url, host, rank, n), (SELECT ${at("$4")} AS at) c
      ORDER BY u.n
     RETURNING id`,
   // A null owner ($2) filters nothing.
@@ -65,24 +65,37 @@ const statements = {
     SELECT * FROM "Task" WHERE "finishedAt" >= ${at("$1")} AND status IN (${TERMINAL})
      ORDER BY "finishedAt", id LIMIT $2`,
   nextRunAt: `SELECT min("runAt") AS next FROM "Task" WHERE status = 'PENDING' AND "runAt" > ${at("$1")}`,
-  // A window of the claim (claim-politeness.ts), under CLAIM_LOCK: the oldest runnable tasks after an id
-  // (status, id index), locked and skipping
-  // rows another transaction holds, each with its submission's options and its host's load across the
-  // cluster, read once per host: RUNNING tasks on the (status, host) index, the latest start on (host, startedAt).
-  claimCandidates: `
-    WITH c AS MATERIALIZED (
-      SELECT t.id, t.url, t.host, s."maxRetries", s."perHostConcurrency", s."hostDelayMs", s."respectRobots"
-        FROM "Task" t JOIN "Submission" s ON s.id = t."submissionId"
-       WHERE t.status = 'PENDING' AND t."runAt" <= ${at("$1")} AND t.id > $2 AND t.host <> ALL($3::text[])
-       ORDER BY t.id LIMIT $4
-         FOR UPDATE OF t SKIP LOCKED
-    ), h AS (
-      SELECT d.host,
-             (SELECT count(*)::int FROM "Task" r WHERE r.status = 'RUNNING' AND r.host = d.host) AS running,
-             (SELECT max(l."startedAt") FROM "Task" l WHERE l.host = d.host) AS "lastStartedAt"
-        FROM (SELECT DISTINCT host FROM c) d
+  // One step of the claim's walk over hosts (claim-politeness.ts), under CLAIM_LOCK: the next $3 hosts with
+  // PENDING tasks after $1 (and up to $2, when given), not among $4, each with its load across the cluster
+  // (RUNNING tasks on the (status, host, hostRank, id) index, the latest start on (host, startedAt)) and at
+  // most least($5 - running, $6) of its runnable tasks in (hostRank, id) order, locked, skipping rows another
+  // transaction holds; a host with none comes as one row of null task columns. The hosts come from a loose
+  // index scan (one index seek per host, however many tasks each has), pulled only as far as the LIMIT asks.
+  claimHosts: `
+    WITH RECURSIVE walk(host) AS (
+      (SELECT t.host FROM "Task" t WHERE t.status = 'PENDING' AND t.host > $1::text ORDER BY t.host LIMIT 1)
+      UNION ALL
+      SELECT (SELECT t.host FROM "Task" t WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host LIMIT 1)
+        FROM walk w WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host < $2::text)
+    ), hosts AS (
+      SELECT w.host FROM walk w
+       WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host <= $2::text) AND w.host <> ALL($4::text[])
+       LIMIT $3
     )
-    SELECT c.*, h.running, h."lastStartedAt" FROM c JOIN h USING (host) ORDER BY c.id`,
+    SELECT h.host, l.running, l."lastStartedAt", c.id, c.url, c."maxRetries", c."perHostConcurrency", c."hostDelayMs",
+           c."respectRobots"
+      FROM hosts h
+     CROSS JOIN LATERAL (
+           SELECT (SELECT count(*)::int FROM "Task" r WHERE r.status = 'RUNNING' AND r.host = h.host) AS running,
+                  (SELECT max(s."startedAt") FROM "Task" s WHERE s.host = h.host) AS "lastStartedAt") l
+      LEFT JOIN LATERAL (
+           SELECT t.id, t.url, t."hostRank", s."maxRetries", s."perHostConcurrency", s."hostDelayMs", s."respectRobots"
+             FROM "Task" t JOIN "Submission" s ON s.id = t."submissionId"
+            WHERE t.status = 'PENDING' AND t.host = h.host AND t."runAt" <= ${at("$7")}
+            ORDER BY t."hostRank", t.id
+            LIMIT greatest(0, least($5::int - l.running, $6::int))
+              FOR UPDATE OF t SKIP LOCKED) c ON true
+     ORDER BY h.host, c."hostRank", c.id`,
   claim: `
     UPDATE "Task" t SET status = ${to("claim")}, attempts = t.attempts + 1, "startedAt" = ${at("$1")}, "claimedBy" = $2
      WHERE t.id = ANY($3::int[]) AND ${from("claim")} RETURNING t.*`,

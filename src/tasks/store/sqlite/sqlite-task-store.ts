@@ -7,8 +7,8 @@ import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.
 import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
-import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { PoliteClaim } from "../claim-politeness.js";
+import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -86,8 +86,13 @@ export class SqliteTaskStore implements TaskStore {
   readonly #inTransaction: (fn: () => unknown) => unknown;
   readonly #synchronous: SqliteSynchronous;
   #currentSync: SqliteSynchronous;
-  /** Statements issued per operation (a few integer increments; read by the benchmark's debug hook). */
+  /**
+   * Statements issued per operation (a few integer increments; read by the benchmark's debug hook), and
+   * for the claim the hosts it visited (`claimHosts`) and the candidate rows it read (`claimRows`).
+   */
   readonly #counts: Record<string, number> = {};
+  /** Where the last claim's walk over the hosts stopped: the next one starts after it (round-robin). */
+  #claimCursor: string | null = null;
 
   private constructor(prisma: PrismaClient, db: Database.Database, synchronous: SqliteSynchronous) {
     this.#prisma = prisma;
@@ -141,8 +146,12 @@ export class SqliteTaskStore implements TaskStore {
         insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
-      const tasks = urls.map((u) =>
-        newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
+      const ranks = hostRanks(urls);
+      const tasks = urls.map((u, i) =>
+        newTask(
+          Number(insertTask.run(submissionId, u.url, u.host, ranks[i], now, now, ownerKeyId).lastInsertRowid),
+          submissionId, ownerKeyId, u, createdAt,
+        ),
       );
       return { id: submissionId, tasks };
     });
@@ -206,23 +215,34 @@ export class SqliteTaskStore implements TaskStore {
   async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
     if (request.limit <= 0) return [];
     this.#count("claim");
-    const { findRunnable, findRunnableAnyHost, hostLoad, claim } = this.#sql;
+    const { nextPendingHost, nextPendingHostThrough, hostLoad, hostCandidates, claim } = this.#sql;
     const { now, owner } = request;
     return this.#transaction("claim", () => {
-      const polite = new PoliteClaim(request);
-      for (let read = polite.nextRead(); read; read = polite.nextRead()) {
-        const { afterId, skipHosts, limit } = read;
-        const rows =
-          skipHosts.length === 0
-            ? findRunnableAnyHost.all(now, afterId, limit)
-            : findRunnable.all(now, afterId, JSON.stringify(skipHosts), limit);
-        const hosts = JSON.stringify([...new Set(rows.map((r) => r.host))]);
-        const load = new Map<string, HostLoad>(rows.length === 0 ? [] : hostLoad.all(hosts).map((h) => [h.host, h]));
-        const candidates = rows.map((row) => ({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) }));
-        polite.offer({ candidates, load }, limit);
+      // The walk over hosts (claim-politeness.ts): a few index seeks per host, synchronous, in one transaction.
+      const polite = new PoliteClaim(request, this.#claimCursor);
+      let hosts = 0;
+      let rowsRead = 0;
+      for (let range = polite.nextRange(); range; range = polite.nextRange()) {
+        const { through } = range;
+        let host: string | undefined = range.after;
+        while (!polite.full) {
+          host = through === null ? nextPendingHost.get(host) : nextPendingHostThrough.get(host, through);
+          if (host === undefined) break;
+          if (polite.skips(host)) continue;
+          hosts++;
+          const load = hostLoad.get({ host })!;
+          const limit = polite.rowsFor(load);
+          const rows = limit === 0 ? [] : hostCandidates.all({ host, now, limit });
+          rowsRead += rows.length;
+          polite.visit(host, load, rows.map((row) => ({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) })));
+        }
       }
+      const admitted = polite.finish();
+      this.#claimCursor = polite.cursor ?? this.#claimCursor;
+      this.#count("claimHosts", hosts);
+      this.#count("claimRows", rowsRead);
       const claimed: ClaimedTask[] = [];
-      for (const candidate of polite.admitted) {
+      for (const candidate of admitted) {
         const task = claim.get(now, owner, candidate.id);
         if (task) claimed.push({ task: toTask(task), options: candidate.options });
       }

@@ -44,8 +44,8 @@ export function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     insertTask: db.prepare(
-      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt, ownerKeyId)
-       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
+      `INSERT INTO Task (submissionId, url, host, hostRank, status, attempts, runAt, createdAt, ownerKeyId)
+       VALUES (?, ?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
     ),
     findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
     findByIdsOwned: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?)) AND ownerKeyId = ?`),
@@ -59,31 +59,35 @@ export function prepareStatements(db: Database.Database) {
           AND (@ownerKeyId IS NULL OR ownerKeyId = @ownerKeyId) AND (@status IS NULL OR status = @status)
         ORDER BY id LIMIT @first`,
     ),
-    // INDEXED BY: walk PENDING rows in id order and stop at the limit. Left to itself the planner picks the
-    // (status, runAt) index for "runAt <= ?" and then sorts every PENDING row, which costs milliseconds
-    // per call once the backlog holds tens of thousands of tasks.
-    findRunnable: candidates(
-      `SELECT ${CANDIDATE_COLUMNS}
-         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.runAt <= ? AND t.id > ?
-          AND t.host NOT IN (SELECT value FROM json_each(?))
-        ORDER BY t.id LIMIT ?`,
+    // The claim's walk (claim-politeness.ts): the next host with PENDING tasks after one, on the (status, host,
+    // hostRank, id) index: one seek per host however many tasks each has (a loose index scan). INDEXED BY
+    // throughout, so that the planner never trades these seeks for a scan of the (status, runAt) index.
+    nextPendingHost: db
+      .prepare<unknown[], string>(
+        `SELECT host FROM Task INDEXED BY Task_status_host_hostRank_id_idx
+          WHERE status = 'PENDING' AND host > ? ORDER BY host LIMIT 1`,
+      )
+      .pluck(),
+    // The same, no further than a host (the walk's second stretch, up to where it started).
+    nextPendingHostThrough: db
+      .prepare<unknown[], string>(
+        `SELECT host FROM Task INDEXED BY Task_status_host_hostRank_id_idx
+          WHERE status = 'PENDING' AND host > ? AND host <= ? ORDER BY host LIMIT 1`,
+      )
+      .pluck(),
+    // A host's load for the politeness rule: its RUNNING tasks (same index), its latest start on (host, startedAt).
+    hostLoad: db.prepare<unknown[], HostLoad>(
+      `SELECT (SELECT COUNT(*) FROM Task INDEXED BY Task_status_host_hostRank_id_idx
+                WHERE status = 'RUNNING' AND host = @host) AS running,
+              (SELECT startedAt FROM Task INDEXED BY Task_host_startedAt_idx
+                WHERE host = @host AND startedAt IS NOT NULL ORDER BY startedAt DESC LIMIT 1) AS lastStartedAt`,
     ),
-    // The common case (no host to skip) without the json_each subquery.
-    findRunnableAnyHost: candidates(
+    // A host's first runnable tasks in (hostRank, id) order: round-robin between its submissions.
+    hostCandidates: candidates(
       `SELECT ${CANDIDATE_COLUMNS}
-         FROM Task t INDEXED BY Task_status_id_idx JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.runAt <= ? AND t.id > ?
-        ORDER BY t.id LIMIT ?`,
-    ),
-    // The claim's politeness (claim-politeness.ts) for a window's hosts (a JSON array): RUNNING tasks
-    // on the (status, host) index, the latest start on (host, startedAt); a few index probes per host.
-    hostLoad: db.prepare<unknown[], HostLoad & { host: string }>(
-      `SELECT h.value AS host,
-              (SELECT COUNT(*) FROM Task WHERE status = 'RUNNING' AND host = h.value) AS running,
-              (SELECT startedAt FROM Task WHERE host = h.value AND startedAt IS NOT NULL
-                ORDER BY startedAt DESC LIMIT 1) AS lastStartedAt
-         FROM json_each(?) h`,
+         FROM Task t INDEXED BY Task_status_host_hostRank_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.host = @host AND t.runAt <= @now
+        ORDER BY t.hostRank, t.id LIMIT @limit`,
     ),
     listFinishedSince: task(
       `SELECT * FROM Task WHERE finishedAt >= ? AND status IN (${TERMINAL_STATUSES.map((t) => `'${t}'`).join(",")})
