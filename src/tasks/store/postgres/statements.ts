@@ -71,11 +71,17 @@ const statements = {
   // most least($5 - running, $6) of its runnable tasks in (hostRank, id) order, locked, skipping rows another
   // transaction holds; a host with none comes as one row of null task columns. The hosts come from a loose
   // index scan (one index seek per host, however many tasks each has), pulled only as far as the LIMIT asks.
+  // Each seek is ordered by the whole (host, hostRank, id) so that only that index serves it without a sort,
+  // whatever the statistics say: ordered by host alone, the planner may take (host, startedAt) and step
+  // through every non-PENDING row of the next hosts, or (status, runAt) and sort every PENDING row.
+
   claimHosts: `
     WITH RECURSIVE walk(host) AS (
-      (SELECT t.host FROM "Task" t WHERE t.status = 'PENDING' AND t.host > $1::text ORDER BY t.host LIMIT 1)
+      (SELECT t.host FROM "Task" t
+        WHERE t.status = 'PENDING' AND t.host > $1::text ORDER BY t.host, t."hostRank", t.id LIMIT 1)
       UNION ALL
-      SELECT (SELECT t.host FROM "Task" t WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host LIMIT 1)
+      SELECT (SELECT t.host FROM "Task" t
+               WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host, t."hostRank", t.id LIMIT 1)
         FROM walk w WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host < $2::text)
     ), hosts AS (
       SELECT w.host FROM walk w
