@@ -310,6 +310,18 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         expect(ids(await claim({ limit: 10 }))).toEqual([id("b", 2), id("c", 2), id("a", 3), id("b", 3), id("c", 3)]);
       });
 
+      it("walks each host once per claim, wrapping around to where it started, however many hosts it reads at a time", async () => {
+        const host = (i: number) => `h${String(i).padStart(2, "0")}.example`;
+        await submit(Array.from({ length: 80 }, (_, i) => `https://${host(i % 40)}/${i}`), { perHostConcurrency: 2 });
+        // One task from each of h00..h35: the next claim starts after h35.
+        expect(new Set((await claim({ limit: 36 })).map((c) => c.task.host)).size).toBe(36);
+        const offered: string[] = [];
+        const claimed = await claim({ limit: 1, admit: (c) => (offered.push(c.host), c.host === host(30)) });
+        expect(claimed.map((c) => c.task.host)).toEqual([host(30)]);
+        const walked = offered.filter((h, i) => h !== offered[i - 1]);
+        expect(walked).toEqual([36, 37, 38, 39, ...Array.from({ length: 31 }, (_, i) => i)].map(host));
+      });
+
       it("on one host, runs the n-th URL of every submission before the (n+1)-th of any (then oldest first)", async () => {
         const a = await submit(["https://h.example/a0", "https://other.example/a", "https://h.example/a1", "https://h.example/a2"], { perHostConcurrency: 8 });
         const b = await submit(["https://h.example/b0", "https://h.example/b1"], { perHostConcurrency: 8 });

@@ -167,28 +167,38 @@ export class PostgresTaskStore implements TaskStore {
     // BEGIN and the lock in one round trip: claims of every instance run one at a time from here to COMMIT.
     return this.#transaction(`${BEGIN_CLAIM}; SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`, async (client) => {
       // The walk over hosts (claim-politeness.ts), a batch of hosts per statement: enough hosts for the
-      // tasks still wanted, more (doubling) each time the previous batch did not fill the claim.
+      // tasks still wanted, more (doubling) each time the previous batch did not fill the claim. When the walk
+      // starts at a cursor, its two stretches (after the cursor; from the first host up to it) are read as
+      // laps of the same statements, so a walk that wraps around costs no extra round trip.
       const polite = new PoliteClaim(request, this.#claimCursor);
       let batch = Math.max(MIN_HOST_BATCH, request.limit);
-      for (let range = polite.nextRange(); range; range = polite.nextRange()) {
-        let after = range.after;
-        while (!polite.full) {
-          const remaining = request.limit - polite.admitted.length;
-          const rows = await rowsOf<HostCandidateRow>(client, SQL.claimHosts, [
-            after, range.through, batch, skipHosts, hostCap, remaining, now,
-          ]);
-          this.#count("claimReads");
-          const hosts = groupByHost(rows);
-          this.#count("claimHosts", hosts.length);
-          this.#count("claimRows", rows.length - hosts.filter((h) => h.candidates.length === 0).length);
-          for (const { host, load, candidates } of hosts) {
-            if (polite.full) break;
-            polite.visit(host, load, candidates);
-          }
-          if (hosts.length < batch) break;
-          after = hosts.at(-1)!.host;
-          batch = Math.min(MAX_HOST_BATCH, batch * 2);
+      let range = polite.nextRange();
+      let wrapThrough = range && range.through === null && range.after !== "" ? range.after : null;
+      while (range && !polite.full) {
+        const remaining = request.limit - polite.admitted.length;
+        const rows = await rowsOf<HostCandidateRow>(client, SQL.claimHosts, [
+          range.after, range.through, batch, skipHosts, hostCap, remaining, now, wrapThrough,
+        ]);
+        this.#count("claimReads");
+        const hosts = groupByHost(rows);
+        this.#count("claimHosts", hosts.length);
+        this.#count("claimRows", rows.length - hosts.filter((h) => h.candidates.length === 0).length);
+        for (const { host, load, candidates } of hosts) {
+          if (polite.full) break;
+          polite.visit(host, load, candidates);
         }
+        const last = hosts.at(-1);
+        if (last === undefined || hosts.length < batch) {
+          // This stretch is walked to its end, and so is the second one when it was read as lap 1.
+          if (wrapThrough !== null) polite.nextRange();
+          range = polite.nextRange();
+          wrapThrough = null;
+        } else if (last.lap === 1) {
+          // Into the second stretch: it goes on from there, up to where the walk started.
+          range = { ...polite.nextRange()!, after: last.host };
+          wrapThrough = null;
+        } else range = { ...range, after: last.host };
+        batch = Math.min(MAX_HOST_BATCH, batch * 2);
       }
       const admitted = polite.finish();
       this.#claimCursor = polite.cursor ?? this.#claimCursor;
@@ -285,12 +295,13 @@ function ownerOf(scope: TaskScope): number | null {
 }
 
 /** The claim's rows (in host order, then hostRank, id) as one entry per host: its load and its candidates. */
-function groupByHost(rows: readonly HostCandidateRow[]): { host: string; load: HostLoad; candidates: ClaimCandidate[] }[] {
-  const hosts: { host: string; load: HostLoad; candidates: ClaimCandidate[] }[] = [];
+function groupByHost(rows: readonly HostCandidateRow[]): { host: string; lap: 0 | 1; load: HostLoad; candidates: ClaimCandidate[] }[] {
+  const hosts: { host: string; lap: 0 | 1; load: HostLoad; candidates: ClaimCandidate[] }[] = [];
   for (const row of rows) {
     let entry = hosts.at(-1);
     if (entry?.host !== row.host) {
-      entry = { host: row.host, load: { running: row.running, lastStartedAt: row.lastStartedAt?.getTime() ?? null }, candidates: [] };
+      const load = { running: row.running, lastStartedAt: row.lastStartedAt?.getTime() ?? null };
+      entry = { host: row.host, lap: row.lap, load, candidates: [] };
       hosts.push(entry);
     }
     if (row.id !== null) entry.candidates.push({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) });

@@ -9,7 +9,7 @@ export type TaskRow = TaskModel;
  * A host the claim's walk reached, with its load in the whole database, and one of its runnable tasks with
  * its submission's options (null task columns: none read).
  */
-export type HostCandidateRow = { host: string; running: number; lastStartedAt: Date | null } & (
+export type HostCandidateRow = { host: string; lap: 0 | 1; running: number; lastStartedAt: Date | null } & (
   | (OptionColumns & { id: number; url: string })
   | { [K in keyof OptionColumns | "id" | "url"]: null }
 );
@@ -66,30 +66,42 @@ const statements = {
      ORDER BY "finishedAt", id LIMIT $2`,
   nextRunAt: `SELECT min("runAt") AS next FROM "Task" WHERE status = 'PENDING' AND "runAt" > ${at("$1")}`,
   // One step of the claim's walk over hosts (claim-politeness.ts), under CLAIM_LOCK: the next $3 hosts with
-  // PENDING tasks after $1 (and up to $2, when given), not among $4, each with its load across the cluster
-  // (RUNNING tasks on the (status, host, hostRank, id) index, the latest start on (host, startedAt)) and at
-  // most least($5 - running, $6) of its runnable tasks in (hostRank, id) order, locked, skipping rows another
-  // transaction holds; a host with none comes as one row of null task columns. The hosts come from a loose
-  // index scan (one index seek per host, however many tasks each has), pulled only as far as the LIMIT asks.
-  // Each seek is ordered by the whole (host, hostRank, id) so that only that index serves it without a sort,
-  // whatever the statistics say: ordered by host alone, the planner may take (host, startedAt) and step
-  // through every non-PENDING row of the next hosts, or (status, runAt) and sort every PENDING row.
-
+  // PENDING tasks after $1 (and up to $2, when given), then, when $8 is given, from the first host up to $8
+  // (the walk wrapping around to where it started: lap 1), not among $4, each with its load across the
+  // cluster (RUNNING tasks on the (status, host, hostRank, id) index, the latest start on (host, startedAt))
+  // and at most least($5 - running, $6) of its runnable tasks in (hostRank, id) order, locked, skipping rows
+  // another transaction holds; a host with none comes as one row of null task columns. The hosts come from
+  // a loose index scan (one index seek per host, however many tasks each has), pulled only as far as the
+  // LIMIT asks (lap 1 only once lap 0 ran out). Each seek is ordered by the whole (host, hostRank, id) so
+  // that only that index serves it without a sort, whatever the statistics say: ordered by host alone, the
+  // planner may take (host, startedAt) and step through every non-PENDING row of the next hosts, or
+  // (status, runAt) and sort every PENDING row.
   claimHosts: `
-    WITH RECURSIVE walk(host) AS (
+    WITH RECURSIVE ahead(host) AS (
       (SELECT t.host FROM "Task" t
         WHERE t.status = 'PENDING' AND t.host > $1::text ORDER BY t.host, t."hostRank", t.id LIMIT 1)
       UNION ALL
       SELECT (SELECT t.host FROM "Task" t
                WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host, t."hostRank", t.id LIMIT 1)
-        FROM walk w WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host < $2::text)
+        FROM ahead w WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host < $2::text)
+    ), behind(host) AS (
+      (SELECT t.host FROM "Task" t
+        WHERE $8::text IS NOT NULL AND t.status = 'PENDING' AND t.host > '' ORDER BY t.host, t."hostRank", t.id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT t.host FROM "Task" t
+               WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host, t."hostRank", t.id LIMIT 1)
+        FROM behind w WHERE w.host IS NOT NULL AND w.host < $8::text
     ), hosts AS (
-      SELECT w.host FROM walk w
-       WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host <= $2::text) AND w.host <> ALL($4::text[])
+      SELECT w.host, w.lap FROM (
+        SELECT a.host, 0 AS lap FROM ahead a WHERE a.host IS NOT NULL AND ($2::text IS NULL OR a.host <= $2::text)
+        UNION ALL
+        SELECT b.host, 1 AS lap FROM behind b WHERE b.host IS NOT NULL AND b.host <= $8::text
+      ) w
+       WHERE w.host <> ALL($4::text[])
        LIMIT $3
     )
-    SELECT h.host, l.running, l."lastStartedAt", c.id, c.url, c."maxRetries", c."perHostConcurrency", c."hostDelayMs",
-           c."respectRobots"
+    SELECT h.host, h.lap, l.running, l."lastStartedAt", c.id, c.url, c."maxRetries", c."perHostConcurrency",
+           c."hostDelayMs", c."respectRobots"
       FROM hosts h
      CROSS JOIN LATERAL (
            SELECT (SELECT count(*)::int FROM "Task" r WHERE r.status = 'RUNNING' AND r.host = h.host) AS running,
@@ -101,7 +113,7 @@ const statements = {
             ORDER BY t."hostRank", t.id
             LIMIT greatest(0, least($5::int - l.running, $6::int))
               FOR UPDATE OF t SKIP LOCKED) c ON true
-     ORDER BY h.host, c."hostRank", c.id`,
+     ORDER BY h.lap, h.host, c."hostRank", c.id`,
   claim: `
     UPDATE "Task" t SET status = ${to("claim")}, attempts = t.attempts + 1, "startedAt" = ${at("$1")}, "claimedBy" = $2
      WHERE t.id = ANY($3::int[]) AND ${from("claim")} RETURNING t.*`,
