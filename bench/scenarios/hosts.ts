@@ -14,7 +14,9 @@
  * The window is from the first small-host completion to the last one, both as received by the
  * subscriber; the big host must still have pending tasks at its end (20,000 pages at 4 / 50 ms take 250 s,
  * the small hosts 8 s at ideal on two cores), else the window is not "while the backlog is pending" and
- * the run says so. Over that window:
+ * the run says so. When the small pages are not all done within the deadline (at least 120 s), the window
+ * ends there (and starts at the acknowledgement if no small page came), and the figures are marked
+ * TIMED OUT. Over that window:
  *   small hosts' pages/s  (completions after the first) / window, against the ideal (in-flight − 4) / latency:
  *                         every slot but the big host's 4 busy with small hosts' pages. In-flight is the
  *                         service's own limit as `pool` reports it (`inFlightLimit` when the build has it,
@@ -104,6 +106,16 @@ const rateBetween = (received: readonly Received[], from: number, to: number) =>
   return to > from ? n / ((to - from) / 1000) : NaN;
 };
 
+/** Receipts per 5 s bucket between two performance.now() times. */
+function buckets(received: readonly Received[], from: number, to: number): number[] {
+  const counts = new Array<number>(Math.max(1, Math.ceil((to - from) / 5000))).fill(0);
+  for (const r of received) {
+    const i = Math.floor((r.perf - from) / 5000);
+    if (i >= 0 && i < counts.length) counts[i]!++;
+  }
+  return counts;
+}
+
 export async function hosts(o: HostsOptions) {
   const { settings, log } = o;
   const latencyMs = settings.latencyMs;
@@ -142,36 +154,39 @@ export async function hosts(o: HostsOptions) {
     const cpu = cpuMeter(service, fixture, settings.fixture === "child");
     const cpuBefore = await cpu.snapshot();
     const big = await submitAll(service.url, bigPages.map((p) => p.url));
-    const small = await submit(service.url, smallPages.map((p) => p.url));
-    const smallAcked = small.started + small.ms;
-
-    // pool { inFlight } through the window: how full the scheduler keeps the pool.
-    const inFlightSamples: number[] = [];
+    // pool { inFlight } from here on: how full the scheduler keeps the pool, before and in the window.
+    const inFlightSamples: Array<{ perf: number; inFlight: number }> = [];
     sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const r = await gql<{ pool: { inFlight: number } }>(service!.url, "{ pool { inFlight } }").catch(() => null);
-        if (r?.data) inFlightSamples.push(r.data.pool.inFlight);
+        if (r?.data) inFlightSamples.push({ perf: performance.now(), inFlight: r.data.pool.inFlight });
         await sleep(250);
       }
     })();
+    const small = await submit(service.url, smallPages.map((p) => p.url));
+    const smallAcked = small.started + small.ms;
+    const smallAckedEpoch = Date.now() - (performance.now() - smallAcked);
     const smallTotal = SMALL_HOSTS * SMALL_PAGES;
-    const deadlineMs = Math.max(180_000, (smallTotal / Math.max(1, limit.value - perHost)) * latencyMs * 20);
+    const deadlineMs = Math.max(120_000, (smallTotal / Math.max(1, limit.value - perHost)) * latencyMs * 20);
     let timedOut = false;
     await watcher.waitFor([small.id], smallTotal, deadlineMs).catch((error: Error) => {
       timedOut = true;
       log(`  ${error.message}`);
     });
     const cpuAfter = await cpu.snapshot();
-    const cpuSeconds = (performance.now() - big.started) / 1000;
+    const stoppedWaiting = performance.now();
+    const cpuSeconds = (stoppedWaiting - big.started) / 1000;
     sampling = false;
     await sampler;
 
     const smallReceived = [...watcher.received(small.id)].sort((a, b) => a.perf - b.perf);
     const bigReceived = big.ids.flatMap((id) => watcher!.received(id)).sort((a, b) => a.perf - b.perf);
     const byHost = await fixture.benchPagesByHost();
-    const start = smallReceived[0]?.perf ?? NaN;
-    const end = smallReceived.at(-1)?.perf ?? NaN;
+    const requests = await fixture.requests();
+    // Timed out: the window runs from the first small page (or the acknowledgement, if none came) to the deadline.
+    const start = smallReceived[0]?.perf ?? smallAcked;
+    const end = timedOut ? stoppedWaiting : (smallReceived.at(-1)?.perf ?? NaN);
     const windowS = (end - start) / 1000;
     const bigDoneAtEnd = bigReceived.filter((r) => r.perf <= end).length;
 
@@ -185,10 +200,28 @@ export async function hosts(o: HostsOptions) {
     const hostName = (host: string) => host.replace(/:\d+$/, "");
     const smallMax = Math.max(0, ...Object.entries(byHost).filter(([h]) => hostName(h).startsWith("small-")).map(([, v]) => v.maxConcurrent));
     const bigMax = Object.entries(byHost).find(([h]) => hostName(h) === bigName)?.[1].maxConcurrent ?? 0;
+    const inFlightStats = (from: number, to: number) => {
+      const xs = inFlightSamples.filter((x) => x.perf >= from && x.perf <= to).map((x) => x.inFlight);
+      return xs.length ? { samples: xs.length, mean: round(xs.reduce((a, b) => a + b, 0) / xs.length), min: Math.min(...xs), max: Math.max(...xs) } : null;
+    };
+    // How long a claimed task took (startedAt → finishedAt): 50 ms plus fetch and parse when threads keep up.
+    const attemptMs = (received: readonly Received[]) => {
+      const xs = received.map((r) => Date.parse(r.event.finishedAt) - Date.parse(r.event.startedAt ?? r.event.finishedAt)).sort((a, b) => a - b);
+      return { p50: xs[Math.floor(xs.length / 2)] ?? NaN, p90: xs[Math.floor(xs.length * 0.9)] ?? NaN };
+    };
+    const bigInWindow = bigReceived.filter((r) => r.perf > start && r.perf <= end);
+    const firstSmallClaim = Math.min(...smallReceived.map((r) => Date.parse(r.event.startedAt ?? r.event.finishedAt)));
     const overLimit = Object.entries(byHost).filter(([, v]) => v.maxConcurrent > perHost).map(([h, v]) => `${hostName(h)}: ${v.maxConcurrent}`);
     Object.assign(result, {
       valid: !timedOut && bigDoneAtEnd < BIG_PAGES,
       timedOut,
+      // Completions per 5 s from the big submission on: how the run went.
+      timeline: {
+        bucketSeconds: 5,
+        smallAckedAtS: round((smallAcked - big.started) / 1000, 2),
+        big: buckets(bigReceived, big.started, stoppedWaiting),
+        small: buckets(smallReceived, big.started, stoppedWaiting),
+      },
       window: { from: "first small-host completion", to: "last small-host completion", seconds: round(windowS, 2) },
       small: {
         pagesPerSecond: round(smallRate),
@@ -196,6 +229,8 @@ export async function hosts(o: HostsOptions) {
         ratio: round(smallRate / idealSmall, 3),
         completed: smallReceived.length,
         firstPageAfterAckMs: round(start - smallAcked),
+        firstClaimAfterAckMs: round(firstSmallClaim - smallAckedEpoch),
+        attemptMs: attemptMs(smallReceived),
         middle80PagesPerSecond: round(rateBetween(smallReceived, at(0.1), at(0.9))),
       },
       big: {
@@ -205,21 +240,26 @@ export async function hosts(o: HostsOptions) {
         completedAtWindowEnd: bigDoneAtEnd,
         pendingAtWindowEnd: BIG_PAGES - bigDoneAtEnd,
         sinceFirstPagesPerSecond: round(rateBetween(bigReceived, bigReceived[0]?.perf ?? NaN, end)),
+        // Alone (until the small submission was acknowledged), then until the first small page.
+        alonePagesPerSecond: round(rateBetween(bigReceived, bigReceived[0]?.perf ?? NaN, smallAcked)),
+        beforeWindowPagesPerSecond: round(rateBetween(bigReceived, smallAcked, start)),
+        attemptMsInWindow: attemptMs(bigInWindow),
       },
       submitMs: { big: round(big.ms), small: round(small.ms), smallAckedAfterBigStartMs: round(smallAcked - big.started) },
-      poolInFlight: inFlightSamples.length
-        ? { samples: inFlightSamples.length, mean: round(inFlightSamples.reduce((a, b) => a + b, 0) / inFlightSamples.length), min: Math.min(...inFlightSamples), max: Math.max(...inFlightSamples) }
-        : null,
+      poolInFlight: { beforeWindow: inFlightStats(big.started, start), inWindow: inFlightStats(start, end) },
       perHostMaxConcurrent: { big: bigMax, small: smallMax, hostsOverLimit: overLimit.slice(0, 5), hostsSeen: Object.keys(byHost).length },
+      // Requests at the fixture other than pages: the robots.txt fetches, one per host.
+      otherRequests: requests - Object.values(byHost).reduce((sum, h) => sum + h.requests, 0),
       wrong: problems.length,
       problems: problems.slice(0, 3),
       cpu: cpu.perPage(cpuBefore, cpuAfter, Math.max(1, smallReceived.length + bigDoneAtEnd), cpuSeconds),
     });
     log(
-      `  small ${result.small.pagesPerSecond} pages/s = ${result.small.ratio}× ideal ${result.small.ideal} (first page ${result.small.firstPageAfterAckMs} ms after ack; middle 80% ${result.small.middle80PagesPerSecond}); ` +
-        `big ${result.big.pagesPerSecond} pages/s = ${result.big.ratio}× ${result.big.ideal} (${result.big.pendingAtWindowEnd} pending at the end); window ${result.window.seconds} s`,
+      `  small ${result.small.pagesPerSecond} pages/s = ${result.small.ratio}× ideal ${result.small.ideal} (first claim ${result.small.firstClaimAfterAckMs} ms, first page ${result.small.firstPageAfterAckMs} ms after ack; middle 80% ${result.small.middle80PagesPerSecond}; attempt ms ${JSON.stringify(result.small.attemptMs)}); ` +
+        `big ${result.big.pagesPerSecond} pages/s = ${result.big.ratio}× ${result.big.ideal} (alone ${result.big.alonePagesPerSecond}, before the window ${result.big.beforeWindowPagesPerSecond}; ${result.big.pendingAtWindowEnd} pending at the end); window ${result.window.seconds} s`,
     );
-    log(`  pool in flight ${JSON.stringify(result.poolInFlight)}, per-host max ${JSON.stringify(result.perHostMaxConcurrent)}, cpu ${JSON.stringify(result.cpu)}`);
+    log(`  pool in flight ${JSON.stringify(result.poolInFlight)}, per-host max ${JSON.stringify(result.perHostMaxConcurrent)}, other requests (robots.txt) ${result.otherRequests}, cpu ${JSON.stringify(result.cpu)}`);
+    log(`  completions per 5 s (small submission acknowledged at ${result.timeline.smallAckedAtS} s): big ${result.timeline.big.join(" ")}; small ${result.timeline.small.join(" ")}`);
   } finally {
     sampling = false;
     await watcher?.close().catch(() => {});
