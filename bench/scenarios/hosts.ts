@@ -38,7 +38,7 @@ import { gql } from "../../testkit/graphql-client.js";
 import { CompletionWatcher, benchUrls, checkPages, submit, submitAll, type Received } from "../completions.js";
 import { startFixture } from "../fixture.js";
 import { cpuMeter, round, sleep } from "../measure.js";
-import { createBenchDatabase } from "../postgres.js";
+import { backendCpuMs, backendCpuUsed, createBenchDatabase } from "../postgres.js";
 import type { Settings } from "../run.js";
 import { startBenchService } from "../service.js";
 
@@ -153,22 +153,25 @@ export async function hosts(o: HostsOptions) {
 
     const cpu = cpuMeter(service, fixture, settings.fixture === "child");
     const cpuBefore = await cpu.snapshot();
+    // On PostgreSQL the claim's queries run in the server's backends, outside the run's processes.
+    const pgBefore = database ? await backendCpuMs(o.adminUrl, database.name) : null;
     const big = await submitAll(service.url, bigPages.map((p) => p.url));
-    // pool { inFlight } from here on: how full the scheduler keeps the pool, before and in the window.
+    // pool { inFlight } each second from here on: how full the scheduler keeps the pool, before and in the
+    // window (each answer also counts the tasks by status: a read the service does not otherwise make, so not often).
     const inFlightSamples: Array<{ perf: number; inFlight: number }> = [];
     sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const r = await gql<{ pool: { inFlight: number } }>(service!.url, "{ pool { inFlight } }").catch(() => null);
         if (r?.data) inFlightSamples.push({ perf: performance.now(), inFlight: r.data.pool.inFlight });
-        await sleep(250);
+        await sleep(1000);
       }
     })();
     const small = await submit(service.url, smallPages.map((p) => p.url));
     const smallAcked = small.started + small.ms;
     const smallAckedEpoch = Date.now() - (performance.now() - smallAcked);
     const smallTotal = SMALL_HOSTS * SMALL_PAGES;
-    const deadlineMs = Math.max(120_000, (smallTotal / Math.max(1, limit.value - perHost)) * latencyMs * 20);
+    const deadlineMs = Math.round(Math.max(120_000, (smallTotal / Math.max(1, limit.value - perHost)) * latencyMs * 20));
     let timedOut = false;
     await watcher.waitFor([small.id], smallTotal, deadlineMs).catch((error: Error) => {
       timedOut = true;
@@ -176,6 +179,7 @@ export async function hosts(o: HostsOptions) {
     });
     const cpuAfter = await cpu.snapshot();
     const stoppedWaiting = performance.now();
+    const pgMs = database && pgBefore ? backendCpuUsed(pgBefore, await backendCpuMs(o.adminUrl, database.name)) : null;
     const cpuSeconds = (stoppedWaiting - big.started) / 1000;
     sampling = false;
     await sampler;
@@ -252,13 +256,15 @@ export async function hosts(o: HostsOptions) {
       otherRequests: requests - Object.values(byHost).reduce((sum, h) => sum + h.requests, 0),
       wrong: problems.length,
       problems: problems.slice(0, 3),
+      postgresCoresBusy: pgMs === null ? undefined : round(pgMs / 1000 / cpuSeconds, 2),
       cpu: cpu.perPage(cpuBefore, cpuAfter, Math.max(1, smallReceived.length + bigDoneAtEnd), cpuSeconds),
     });
     log(
       `  small ${result.small.pagesPerSecond} pages/s = ${result.small.ratio}× ideal ${result.small.ideal} (first claim ${result.small.firstClaimAfterAckMs} ms, first page ${result.small.firstPageAfterAckMs} ms after ack; middle 80% ${result.small.middle80PagesPerSecond}; attempt ms ${JSON.stringify(result.small.attemptMs)}); ` +
         `big ${result.big.pagesPerSecond} pages/s = ${result.big.ratio}× ${result.big.ideal} (alone ${result.big.alonePagesPerSecond}, before the window ${result.big.beforeWindowPagesPerSecond}; ${result.big.pendingAtWindowEnd} pending at the end); window ${result.window.seconds} s`,
     );
-    log(`  pool in flight ${JSON.stringify(result.poolInFlight)}, per-host max ${JSON.stringify(result.perHostMaxConcurrent)}, other requests (robots.txt) ${result.otherRequests}, cpu ${JSON.stringify(result.cpu)}`);
+    log(`  pool in flight ${JSON.stringify(result.poolInFlight)}, per-host max ${JSON.stringify(result.perHostMaxConcurrent)}, other requests (robots.txt) ${result.otherRequests}, cpu ${JSON.stringify(result.cpu)}` +
+        (pgMs === null ? "" : `, postgres backends ${result.postgresCoresBusy} cores`));
     log(`  completions per 5 s (small submission acknowledged at ${result.timeline.smallAckedAtS} s): big ${result.timeline.big.join(" ")}; small ${result.timeline.small.join(" ")}`);
   } finally {
     sampling = false;
