@@ -406,7 +406,7 @@ function report(r: Record<string, any>, seconds: number) {
     rows.push([
       `${label}: small hosts`,
       `${h.small.pagesPerSecond} pages/s = ${h.small.ratio}× ideal (${h.inFlight} − ${h.perHost}) / ${h.latencyMs} ms = ${h.small.ideal}; ` +
-        `first page ${h.small.firstPageAfterAckMs} ms after submit; ${h.window.seconds} s window${caveat}`,
+        `first page ${h.small.firstPageAfterAckMs === null ? "never" : `${h.small.firstPageAfterAckMs} ms`} after submit; ${h.window.seconds} s window${caveat}`,
       "≥ 0.8×",
       status(h.valid && h.small.ratio >= 0.8),
     ]);
