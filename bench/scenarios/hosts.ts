@@ -38,6 +38,7 @@ import { gql } from "../../testkit/graphql-client.js";
 import { CompletionWatcher, benchUrls, checkPages, submit, submitAll, type Received } from "../completions.js";
 import { startFixture } from "../fixture.js";
 import { cpuMeter, round, sleep } from "../measure.js";
+import { withPgClient } from "../../testkit/postgres.js";
 import { backendCpuMs, backendCpuUsed, createBenchDatabase } from "../postgres.js";
 import type { Settings } from "../run.js";
 import { startBenchService } from "../service.js";
@@ -180,6 +181,16 @@ export async function hosts(o: HostsOptions) {
     const cpuAfter = await cpu.snapshot();
     const stoppedWaiting = performance.now();
     const pgMs = database && pgBefore ? backendCpuUsed(pgBefore, await backendCpuMs(o.adminUrl, database.name)) : null;
+    // On PostgreSQL, the tasks by host kind and status when the wait ended: never claimed, or stuck running?
+    const statusAtEnd = database
+      ? await withPgClient(database.url, async (c) => {
+          const rows = await c.query<{ kind: string; status: string; n: number }>(
+            `SELECT CASE WHEN host LIKE 'small-%' THEN 'small' WHEN host LIKE 'big.%' THEN 'big' ELSE 'other' END AS kind, status, count(*)::int AS n
+               FROM "Task" GROUP BY 1, 2 ORDER BY 1, 2`,
+          );
+          return Object.fromEntries(rows.rows.map((r) => [`${r.kind} ${r.status}`, r.n]));
+        })
+      : undefined;
     const cpuSeconds = (stoppedWaiting - big.started) / 1000;
     sampling = false;
     await sampler;
@@ -261,6 +272,7 @@ export async function hosts(o: HostsOptions) {
       wrong: problems.length,
       problems: problems.slice(0, 3),
       postgresCoresBusy: pgMs === null ? undefined : round(pgMs / 1000 / cpuSeconds, 2),
+      statusAtEnd,
       cpu: cpu.perPage(cpuBefore, cpuAfter, Math.max(1, smallReceived.length + bigDoneAtEnd), cpuSeconds),
     });
     log(
@@ -268,7 +280,7 @@ export async function hosts(o: HostsOptions) {
         `big ${result.big.pagesPerSecond} pages/s = ${result.big.ratio}× ${result.big.ideal} (alone ${result.big.alonePagesPerSecond}, before the window ${result.big.beforeWindowPagesPerSecond}; ${result.big.pendingAtWindowEnd} pending at the end); window ${result.window.seconds} s`,
     );
     log(`  pool in flight ${JSON.stringify(result.poolInFlight)}, per-host max ${JSON.stringify(result.perHostMaxConcurrent)}, other requests (robots.txt) ${result.otherRequests}, cpu ${JSON.stringify(result.cpu)}` +
-        (pgMs === null ? "" : `, postgres backends ${result.postgresCoresBusy} cores`));
+        (pgMs === null ? "" : `, postgres backends ${result.postgresCoresBusy} cores, tasks when the wait ended ${JSON.stringify(statusAtEnd)}`));
     log(`  completions per 5 s (small submission acknowledged at ${result.timeline.smallAckedAtS} s): big ${result.timeline.big.join(" ")}; small ${result.timeline.small.join(" ")}`);
   } finally {
     sampling = false;
