@@ -11,6 +11,10 @@
  *                                 wake-up latency (response receipt − finishedAt), statements issued
  *   backlog                       100,000 PENDING tasks (10 mutations of 10,000): peak RSS of the
  *                                 service, throughput while it drains vs e2e-0ms
+ *   hosts                         1 host × 20,000 pages, then 500 hosts × 20, at --latency, default
+ *                                 politeness and in flight, a service of its own: the small hosts' and the
+ *                                 big host's pages/s while the big one's backlog is pending (scenarios/hosts.ts);
+ *                                 also on PostgreSQL with `--database postgres`
  *
  * With `--database postgres` (issue 10), after all of the above on SQLite (the reference, same run): for
  * each `--instances` count, a fresh PostgreSQL database and that many services on it, measuring e2e-0ms,
@@ -41,6 +45,7 @@ import { waiters } from "./scenarios/waiters.js";
 import { startBenchService, startCommand } from "./service.js";
 import { clusterRun } from "./scenarios/cluster.js";
 import { DEFAULT_POSTGRES_URL, describeServer } from "./postgres.js";
+import { hosts } from "./scenarios/hosts.js";
 
 const HELP = `npm run bench -- [flags]
   --pages N                  pages per e2e run (5000)
@@ -59,8 +64,8 @@ const HELP = `npm run bench -- [flags]
   --fixture child|inproc     fixture site in a child process (default) or in this process
   --synchronous FULL|NORMAL  CRAWLQ_SQLITE_SYNCHRONOUS for the service (service default)
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
-  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog (on PostgreSQL: e2e gives
-                             e2e-0ms and notify; backlog, or submit, gives submit)
+  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts (on PostgreSQL: e2e gives
+                             e2e-0ms and notify; backlog, or submit, gives submit; hosts gives hosts)
   --env K=V                  extra service environment (repeatable)
   --node-arg ARG             extra node option for the service process, e.g. --node-arg=--max-semi-space-size=8 (repeatable)
   --service-log FILE          append the service's stdout to FILE
@@ -90,7 +95,7 @@ const { values: flags } = parseArgs({
     "waiters-site": { type: "string", default: "0" },
     synchronous: { type: "string" },
     "cpu-prof": { type: "string" },
-    only: { type: "string", default: "baseline,e2e,waiters,backlog" },
+    only: { type: "string", default: "baseline,e2e,waiters,backlog,hosts" },
     env: { type: "string", multiple: true, default: [] },
     "node-arg": { type: "string", multiple: true, default: [] },
     "service-log": { type: "string" },
@@ -289,6 +294,21 @@ async function main() {
       await fixture.close();
     }
   }
+  if (settings.only.has("hosts")) {
+    for (const backend of postgres ? (["sqlite", "postgres"] as const) : (["sqlite"] as const)) {
+      results[backend === "sqlite" ? "hosts" : "hostsPostgres"] = await hosts({
+        settings,
+        backend,
+        baseEnv: serviceEnv,
+        extraEnv: Object.fromEntries(flags.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+        fixedInFlight: flags["in-flight"] !== undefined,
+        adminUrl: postgresUrl,
+        nodeArgs,
+        logFile: flags["service-log"] ?? null,
+        log,
+      });
+    }
+  }
   clearInterval(loadSampler);
   loadSamples.push(os.loadavg()[0]!);
   results.loadAverage = {
@@ -379,6 +399,26 @@ function report(r: Record<string, any>, seconds: number) {
       ]);
     }
   }
+  for (const [key, label] of [["hosts", "hosts"], ["hostsPostgres", "pg hosts"]] as const) {
+    const h = r[key];
+    if (!h) continue;
+    const caveat = h.valid ? "" : h.timedOut ? "; TIMED OUT" : "; big host no longer pending at the end";
+    rows.push([
+      `${label}: small hosts`,
+      `${h.small.pagesPerSecond} pages/s = ${h.small.ratio}× ideal (${h.inFlight} − ${h.perHost}) / ${h.latencyMs} ms = ${h.small.ideal}; ` +
+        `first page ${h.small.firstPageAfterAckMs === null ? "never" : `${h.small.firstPageAfterAckMs} ms`} after submit; ${h.window.seconds} s window${caveat}`,
+      "≥ 0.8×",
+      status(h.valid && h.small.ratio >= 0.8),
+    ]);
+    rows.push([
+      `${label}: big host`,
+      `${h.big.pagesPerSecond} pages/s = ${h.big.ratio}× ideal ${h.perHost} / ${h.latencyMs} ms = ${h.big.ideal}; ` +
+        `most in flight per host ${h.perHostMaxConcurrent.big} (big), ${h.perHostMaxConcurrent.small} (small); ${h.wrong} wrong`,
+      "≥ 0.9×",
+      status(h.valid && h.big.ratio >= 0.9),
+    ]);
+    rows.push([`${label}: per-host limit`, `most page requests in flight at the fixture on one host: ${Math.max(h.perHostMaxConcurrent.big, h.perHostMaxConcurrent.small)}`, `≤ ${h.perHost}`, status(h.perHostMaxConcurrent.hostsOverLimit.length === 0)]);
+  }
   console.log("");
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
   // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
@@ -418,6 +458,8 @@ function report(r: Record<string, any>, seconds: number) {
           notifyMs: p.e2e0.notify, notifySplit: p.e2e0.notifySplit,
         },
       })),
+      hosts: r.hosts,
+      hostsPostgres: r.hostsPostgres,
       loadAverage: r.loadAverage,
       seconds: round(seconds),
     }),

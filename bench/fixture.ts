@@ -40,6 +40,12 @@ export interface Fixture {
    * agent per instance, which instance ran each task.
    */
   benchPagesByAgent(): Promise<Record<string, number[]>>;
+  /**
+   * The /bench/:n requests the sites received since the last reset, by Host header (name:port): how many,
+   * and the most in flight at once (arrival to response end; one still open counts until now). Only page
+   * requests: a host's robots.txt fetch is outside the per-host limit.
+   */
+  benchPagesByHost(): Promise<Record<string, { requests: number; maxConcurrent: number }>>;
   close(): Promise<void>;
 }
 
@@ -104,6 +110,27 @@ async function startLocal(latencies: number[]): Promise<Local> {
         }
         return byAgent;
       },
+      benchPagesByHost: () => {
+        const edges = new Map<string, Array<[number, number]>>();
+        for (const site of sites.values()) {
+          for (const record of site.requestLog) {
+            if (!record.path.startsWith("/bench/")) continue;
+            let list = edges.get(record.host);
+            if (!list) edges.set(record.host, (list = []));
+            list.push([record.start, 1], [record.end ?? Infinity, -1]);
+          }
+        }
+        const byHost: Record<string, { requests: number; maxConcurrent: number }> = {};
+        for (const [host, list] of edges) {
+          // At the same instant an end goes before a start: a slot handed on is not two at once.
+          list.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+          let now = 0;
+          let max = 0;
+          for (const [, step] of list) max = Math.max(max, (now += step));
+          byHost[host] = { requests: list.length / 2, maxConcurrent: max };
+        }
+        return byHost;
+      },
       cpuMs: () => {
         const usage = process.cpuUsage();
         return (usage.user + usage.system) / 1000;
@@ -165,6 +192,7 @@ function fixtureOver(
     resetStats: () => call<void>("resetStats"),
     requests: () => call<number>("requests"),
     benchPagesByAgent: () => call<Record<string, number[]>>("benchPagesByAgent"),
+    benchPagesByHost: () => call<Record<string, { requests: number; maxConcurrent: number }>>("benchPagesByHost"),
     cpuMs: () => call<number>("cpuMs"),
     close,
   };
