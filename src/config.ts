@@ -29,7 +29,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CRAWLQ_THREADS: int(1, 256).default(os.availableParallelism()),
   CRAWLQ_CONCURRENCY_PER_THREAD: int(1, 1024).optional(),
+  /** Set: a fixed in-flight limit. Unset: the limit adapts between CRAWLQ_MIN_IN_FLIGHT and CRAWLQ_MAX_IN_FLIGHT_CEILING. */
   CRAWLQ_MAX_IN_FLIGHT: int(1, 100_000).optional(),
+  CRAWLQ_MIN_IN_FLIGHT: int(1, 100_000).optional(),
+  CRAWLQ_MAX_IN_FLIGHT_CEILING: int(1, 100_000).default(512),
+  /** Bytes the bodies in flight may take (in-flight × CRAWLQ_MAX_BODY_BYTES); default a quarter of the memory. */
+  CRAWLQ_MEMORY_BUDGET_BYTES: int(1).optional(),
   CRAWLQ_ALLOW_PRIVATE: flag.default(false),
   CRAWLQ_ALLOW_LIST: list.default([]),
   CRAWLQ_RESOLVE: list.default([]),
@@ -46,6 +51,8 @@ const envSchema = z.object({
   CRAWLQ_RETRY_MAX_MS: int(0).default(60_000),
   CRAWLQ_PER_HOST_CONCURRENCY: int(1, 10_000).default(4),
   CRAWLQ_HOST_DELAY_MS: int(0).default(0),
+  CRAWLQ_HOST_BACKOFF_BASE_MS: int(0).default(1_000),
+  CRAWLQ_HOST_BACKOFF_MAX_MS: int(0).default(60_000),
   CRAWLQ_MAX_BODY_BYTES: int(1).default(10 * 1024 * 1024),
   CRAWLQ_MAX_REDIRECTS: int(0, 50).default(10),
   CRAWLQ_MAX_URLS_PER_SUBMISSION: int(1, 1_000_000).default(10_000),
@@ -123,7 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
 }
 
 function toConfig(e: z.infer<typeof envSchema>) {
-  const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32;
+  const inFlight = inFlightSettings(e);
+  // Adaptive: the threads together must be able to run the ceiling, or the pool's queue, not the controller, would limit.
+  const concurrencyPerThread =
+    e.CRAWLQ_CONCURRENCY_PER_THREAD ?? (inFlight.adaptive ? Math.max(32, Math.ceil(inFlight.ceiling / e.CRAWLQ_THREADS)) : 32);
   if (e.CRAWLQ_MAX_RETRIES > e.CRAWLQ_MAX_RETRIES_CEILING) {
     throw new ConfigError("Invalid configuration: CRAWLQ_MAX_RETRIES is above CRAWLQ_MAX_RETRIES_CEILING");
   }
@@ -147,8 +157,9 @@ function toConfig(e: z.infer<typeof envSchema>) {
     pool: {
       threads: e.CRAWLQ_THREADS,
       concurrencyPerThread,
-      /** Tasks the dispatcher keeps in the pool at once; the database holds the rest. */
-      maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? e.CRAWLQ_THREADS * concurrencyPerThread,
+      /** The most tasks the dispatcher keeps in the pool at once (the fixed limit, or the adaptive one's ceiling). */
+      maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? inFlight.ceiling,
+      inFlight: { ...inFlight, initial: Math.min(inFlight.ceiling, e.CRAWLQ_THREADS * (e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32)), maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES },
     },
     fetch: {
       timeoutMs: e.CRAWLQ_TASK_TIMEOUT_MS,
@@ -163,6 +174,10 @@ function toConfig(e: z.infer<typeof envSchema>) {
     politeness: {
       perHostConcurrency: e.CRAWLQ_PER_HOST_CONCURRENCY,
       hostDelayMs: e.CRAWLQ_HOST_DELAY_MS,
+      /** After a 429 or 503 without Retry-After, a host waits this long, doubling per further one, at most backoffMaxMs. */
+      backoffBaseMs: e.CRAWLQ_HOST_BACKOFF_BASE_MS,
+      /** The longest a host is held back after a 429 or 503, a longer Retry-After included. */
+      backoffMaxMs: e.CRAWLQ_HOST_BACKOFF_MAX_MS,
       respectRobots: e.CRAWLQ_RESPECT_ROBOTS,
       allowRobotsOverride: e.CRAWLQ_ALLOW_ROBOTS_OVERRIDE,
       robotsTtlMs: e.CRAWLQ_ROBOTS_TTL_MS,
@@ -226,6 +241,36 @@ function toConfig(e: z.infer<typeof envSchema>) {
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
   return config;
+}
+
+/**
+ * The in-flight limit: fixed (CRAWLQ_MAX_IN_FLIGHT) or adaptive between a floor and a ceiling, the ceiling
+ * never above what the memory budget holds of bodies of CRAWLQ_MAX_BODY_BYTES.
+ */
+function inFlightSettings(e: z.infer<typeof envSchema>) {
+  const memoryBudgetBytes = e.CRAWLQ_MEMORY_BUDGET_BYTES ?? defaultMemoryBudget();
+  const bodies = Math.floor(memoryBudgetBytes / e.CRAWLQ_MAX_BODY_BYTES);
+  const adaptive = e.CRAWLQ_MAX_IN_FLIGHT === undefined;
+  if (adaptive && bodies < 1) {
+    throw new ConfigError("Invalid configuration: CRAWLQ_MEMORY_BUDGET_BYTES holds not even one body of CRAWLQ_MAX_BODY_BYTES");
+  }
+  const ceiling = Math.max(1, Math.min(e.CRAWLQ_MAX_IN_FLIGHT_CEILING, bodies));
+  if (e.CRAWLQ_MIN_IN_FLIGHT !== undefined && e.CRAWLQ_MIN_IN_FLIGHT > ceiling) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_MIN_IN_FLIGHT (${e.CRAWLQ_MIN_IN_FLIGHT}) is above the ceiling (${ceiling}: ` +
+        "CRAWLQ_MAX_IN_FLIGHT_CEILING, or CRAWLQ_MEMORY_BUDGET_BYTES / CRAWLQ_MAX_BODY_BYTES when smaller)",
+    );
+  }
+  const floor = Math.min(ceiling, e.CRAWLQ_MIN_IN_FLIGHT ?? 4 * e.CRAWLQ_THREADS);
+  return { adaptive, floor, ceiling, memoryBudgetBytes };
+}
+
+/** A quarter of the memory this process may use: its cgroup limit when it has one, else the machine's. */
+function defaultMemoryBudget(): number {
+  const total = os.totalmem();
+  const constrained = process.constrainedMemory();
+  const available = constrained > 0 && constrained < total ? constrained : total;
+  return Math.floor(available / 4);
 }
 
 /**

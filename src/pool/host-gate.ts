@@ -22,6 +22,10 @@ export interface HostGateOptions {
   fetchRobots: (origin: string) => Promise<RobotsOutcome>;
   /** Called when a robots.txt arrives, so the dispatcher can try the waiting hosts again. */
   onRobotsReady: () => void;
+  /** After a 429 or 503 without Retry-After, how long its host is held back, doubling per further one; default 1 s. */
+  backoffBaseMs?: number;
+  /** The longest a host is held back after a 429 or 503 (a longer Retry-After is cut to it); default 60 s. */
+  backoffMaxMs?: number;
   /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
   maxRobotsEntries?: number;
   /**
@@ -40,6 +44,13 @@ interface HostState {
   nextStartAt: number;
 }
 
+/** A host that answered 429 or 503: held back until `until`, then one request at a time until it recovers. */
+interface HostBackoff {
+  /** The backoff's current step: doubles per 429/503, halves per success, gone below the base. */
+  delayMs: number;
+  until: number;
+}
+
 type RobotsLoading = { state: "loading"; loaded: Promise<void> };
 type RobotsRules = { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
 type RobotsEntry = RobotsLoading | RobotsRules;
@@ -53,12 +64,16 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
  * at most N requests in flight per host, a minimum delay between starts on one host (the larger of the
  * submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
- * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache and the
- * robots.txt fetches in flight.
+ * A host that answers 429 or 503 is backed off on its own (see {@link HostGate.throttled}); others go on.
+ * Holds state only for hosts with work in flight, a pending delay or a backoff, plus a bounded robots cache
+ * and the robots.txt fetches in flight.
  */
 export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
+  readonly #backoff = new Map<string, HostBackoff>();
+  readonly #backoffBaseMs: number;
+  readonly #backoffMaxMs: number;
   readonly #robots: LRUCache<string, RobotsRules>;
   // Fetches in flight, apart from the capped cache: tasks wait on these, so none may be dropped.
   readonly #robotsLoading = new Map<string, RobotsLoading>();
@@ -68,6 +83,8 @@ export class HostGate {
   constructor(options: HostGateOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#backoffBaseMs = Math.max(1, options.backoffBaseMs ?? 1_000);
+    this.#backoffMaxMs = Math.max(this.#backoffBaseMs, options.backoffMaxMs ?? 60_000);
     this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
   }
@@ -79,15 +96,28 @@ export class HostGate {
       if (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now) busy.push(host);
       else if (state.active === 0) this.#hosts.delete(host);
     }
+    for (const [host, backoff] of this.#backoff) {
+      const state = this.#hosts.get(host);
+      const listed = state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now);
+      // Held back, or recovering (one at a time) with its one request out.
+      if (backoff.until > now || (state?.active ?? 0) >= 1) {
+        if (!listed) busy.push(host);
+      } else if (backoff.until + this.#backoffMaxMs < now) {
+        // No answer from the host since long after its backoff ended (its tasks ran out): forget it.
+        this.#backoff.delete(host);
+      }
+    }
     return busy;
   }
 
   /** Earliest time a delayed host opens again, or null. */
   nextOpening(now: number): number | null {
     let next: number | null = null;
-    for (const state of this.#hosts.values()) {
-      if (state.nextStartAt > now && (next === null || state.nextStartAt < next)) next = state.nextStartAt;
-    }
+    const opening = (at: number) => {
+      if (at > now && (next === null || at < next)) next = at;
+    };
+    for (const state of this.#hosts.values()) opening(state.nextStartAt);
+    for (const backoff of this.#backoff.values()) opening(backoff.until);
     return next;
   }
 
@@ -100,14 +130,49 @@ export class HostGate {
       if (!robots.isAllowed(task.url)) return { verdict: "deny", reason: robots.note };
       crawlDelayMs = robots.crawlDelayMs;
     }
+    const backoff = this.#backoff.get(task.host);
+    if (backoff !== undefined && backoff.until > now) return { verdict: "wait" };
     const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0 };
-    const limit = Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
+    // A host recovering from a backoff gets one request at a time: each answer says whether it is ready for more.
+    const limit = backoff !== undefined ? 1 : Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
     if (state.active >= limit || state.nextStartAt > now) return { verdict: "wait" };
     state.active++;
     const delay = Math.max(task.options.hostDelayMs, crawlDelayMs);
     if (delay > 0) state.nextStartAt = now + delay;
     this.#hosts.set(task.host, state);
     return { verdict: "admit" };
+  }
+
+  /**
+   * `host` answered 429 or 503: no request starts on it for `retryAfterMs` when the server said (Retry-After),
+   * else for the backoff's step (the base, doubling per further 429/503, at most backoffMaxMs); then it gets
+   * one request at a time until successes bring the step back under the base. Answers to requests that
+   * started before the hold (it is still on) extend it to a longer Retry-After but do not double the step.
+   * Only this host waits: the dispatcher's claims skip it and reach the others.
+   */
+  throttled(host: string, retryAfterMs: number | undefined, now: number = this.#now()): void {
+    const backoff = this.#backoff.get(host);
+    const retryAfter = retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, this.#backoffMaxMs);
+    if (backoff !== undefined && backoff.until > now) {
+      if (retryAfter !== undefined) backoff.until = Math.max(backoff.until, now + retryAfter);
+      return;
+    }
+    const delayMs = backoff === undefined ? this.#backoffBaseMs : Math.min(this.#backoffMaxMs, backoff.delayMs * 2);
+    this.#backoff.set(host, { delayMs, until: now + (retryAfter ?? delayMs) });
+  }
+
+  /** `host` answered with something else than 429/503: after its hold, each such answer halves its backoff step. */
+  answered(host: string, now: number = this.#now()): void {
+    const backoff = this.#backoff.get(host);
+    if (backoff === undefined || backoff.until > now) return;
+    backoff.delayMs /= 2;
+    if (backoff.delayMs < this.#backoffBaseMs) this.#backoff.delete(host);
+  }
+
+  /** Until when `host` is held back after a 429/503 (null: it is not), and its backoff step. */
+  backoffOf(host: string): { until: number; delayMs: number } | null {
+    const backoff = this.#backoff.get(host);
+    return backoff === undefined ? null : { ...backoff };
   }
 
   /**

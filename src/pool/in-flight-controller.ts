@@ -1,0 +1,253 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+
+/** The dispatcher's in-flight limit: read before each fill, told of every attempt's end. */
+export interface InFlightLimit {
+  /** Tasks the dispatcher may keep in the pool now. */
+  readonly limit: number;
+  /** The dispatcher's fill ended with `inFlight` tasks in the pool (is the limit actually used?). */
+  used(inFlight: number): void;
+  /** A fetch ended after `fetchMs` (a page's fetch time; failures carry none). */
+  fetched(fetchMs: number): void;
+}
+
+/** A limit that never moves: CRAWLQ_MAX_IN_FLIGHT, and dispatchers built without a controller. */
+export function fixedLimit(limit: number): InFlightLimit {
+  return { limit, used: () => {}, fetched: () => {} };
+}
+
+/** The process's memory as the controller judges it. */
+export interface MemorySample {
+  /** Resident set of the whole process (main thread, workers, undici buffers). */
+  rssBytes: number;
+  /** The main thread's V8 heap in use, and the most it may grow to (--max-old-space-size). */
+  heapUsedBytes: number;
+  heapLimitBytes: number;
+}
+
+/** Where the controller reads the machine's state; injected so that tests drive it without a real load. */
+export interface LoadSignals {
+  /** Mean event-loop delay since the previous call, in ms (the sampler starts a new window on each call). */
+  eventLoopLagMs(): number;
+  memory(): MemorySample;
+  /** Stops whatever the sampler started. */
+  close(): void;
+}
+
+export interface InFlightControllerOptions {
+  /** The least the limit falls to, whatever the signals say. */
+  floor: number;
+  /** The most it rises to; lowered to `memoryBudgetBytes / maxBodyBytes` when that is smaller. */
+  ceiling: number;
+  /** Where it starts (clamped to floor and ceiling); default: the floor. */
+  initial?: number;
+  /** Bytes the bodies in flight may take at most (each up to maxBodyBytes); also the RSS above which memory is short. */
+  memoryBudgetBytes: number;
+  maxBodyBytes: number;
+  /** How often the signals are judged and the limit moved. Default 500 ms. */
+  windowMs?: number;
+  /** Mean event-loop delay over a window above which the main thread counts as overloaded. Default 50 ms. */
+  maxLagMs?: number;
+  /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
+  maxHeapShare?: number;
+  /** Latency counts as rising when the smoothed window median exceeds the baseline by this factor... Default 2. */
+  latencyRise?: number;
+  /** ...and by at least this many ms (fetch times of a few ms jitter by more than 2×). Default 25 ms. */
+  latencySlackMs?: number;
+  /** How far back the baseline (the lowest smoothed median) looks. Default 60 s. */
+  baselineMs?: number;
+  /** Fetches a window needs before its median counts. Default 8. */
+  minSamples?: number;
+  /** Multiplicative decrease. Default 0.75. */
+  decrease?: number;
+  /** Additive increase per window, after the first decrease; default ceiling / 32 (at least 1). */
+  step?: number;
+  now?: () => number;
+  signals?: LoadSignals;
+  /** The limit moved (the dispatcher wakes to use a higher one). */
+  onChange?: (limit: number, decision: Decision) => void;
+}
+
+/** What one window's judgement did to the limit, and why. */
+export interface Decision {
+  change: "up" | "down" | "hold";
+  limit: number;
+  /** For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "no window yet" or "at ceiling". */
+  reasons: string[];
+  lagMs: number;
+  /** Smoothed median fetch time and its baseline, ms (null until enough fetches). */
+  latencyMs: number | null;
+  baselineMs: number | null;
+}
+
+const MAX_SAMPLES = 1024;
+
+/**
+ * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
+ * three signals: the main thread's event-loop delay, memory (process RSS against the memory budget, the
+ * main heap against its limit) and fetch latency (the median fetch time of the window, smoothed, against the
+ * lowest smoothed median of the last minute). Any of them under strain: the limit is multiplied by
+ * `decrease`. All clear and the limit actually reached during the window: it grows, doubling until the first
+ * decrease (slow start), then by `step`. A limit the work does not fill does not grow.
+ *
+ * The ceiling never exceeds memoryBudgetBytes / maxBodyBytes, so the bodies in flight fit the budget
+ * however large each one is.
+ */
+export class InFlightController implements InFlightLimit {
+  readonly floor: number;
+  readonly ceiling: number;
+  readonly #o: Required<Omit<InFlightControllerOptions, "initial" | "signals" | "onChange">>;
+  readonly #signals: LoadSignals;
+  readonly #onChange: ((limit: number, decision: Decision) => void) | undefined;
+  #limit: number;
+  #slowStart = true;
+  #peak = 0;
+  #samples: number[] = [];
+  #smoothed: number | null = null;
+  readonly #history: Array<{ at: number; latencyMs: number }> = [];
+  #latencyQuietUntil = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(options: InFlightControllerOptions) {
+    this.ceiling = Math.max(1, Math.min(options.ceiling, memoryCeiling(options.memoryBudgetBytes, options.maxBodyBytes)));
+    this.floor = Math.max(1, Math.min(options.floor, this.ceiling));
+    this.#o = {
+      floor: this.floor,
+      ceiling: this.ceiling,
+      memoryBudgetBytes: options.memoryBudgetBytes,
+      maxBodyBytes: options.maxBodyBytes,
+      windowMs: options.windowMs ?? 500,
+      maxLagMs: options.maxLagMs ?? 50,
+      maxHeapShare: options.maxHeapShare ?? 0.85,
+      latencyRise: options.latencyRise ?? 2,
+      latencySlackMs: options.latencySlackMs ?? 25,
+      baselineMs: options.baselineMs ?? 60_000,
+      minSamples: options.minSamples ?? 8,
+      decrease: options.decrease ?? 0.75,
+      step: options.step ?? Math.max(1, Math.round(this.ceiling / 32)),
+      now: options.now ?? Date.now,
+    };
+    this.#signals = options.signals ?? processSignals();
+    this.#onChange = options.onChange;
+    this.#limit = clamp(options.initial ?? this.floor, this.floor, this.ceiling);
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  used(inFlight: number): void {
+    if (inFlight > this.#peak) this.#peak = inFlight;
+  }
+
+  fetched(fetchMs: number): void {
+    // The latest ones are kept: a window's median is about now.
+    if (this.#samples.length >= MAX_SAMPLES) this.#samples.shift();
+    this.#samples.push(fetchMs);
+  }
+
+  /** Judges a window every windowMs on a timer (unref'd: it never keeps the process alive). */
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.tick(), this.#o.windowMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#signals.close();
+  }
+
+  /** Ends the current window: reads the signals, moves the limit, starts the next window. */
+  tick(): Decision {
+    const now = this.#o.now();
+    const lagMs = this.#signals.eventLoopLagMs();
+    const memory = this.#signals.memory();
+    const latencyMs = this.#latency(now);
+    const baselineMs = this.#history.length > 0 ? Math.min(...this.#history.map((h) => h.latencyMs)) : null;
+    const peak = this.#peak;
+    this.#peak = 0;
+
+    const strained: string[] = [];
+    if (lagMs > this.#o.maxLagMs) strained.push("event-loop lag");
+    if (memory.rssBytes > this.#o.memoryBudgetBytes || memory.heapUsedBytes > this.#o.maxHeapShare * memory.heapLimitBytes) {
+      strained.push("memory");
+    }
+    // After a decrease the smoothed median needs a window to show its effect; until then it does not count again.
+    if (latencyMs !== null && baselineMs !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, baselineMs)) {
+      strained.push("latency");
+    }
+
+    const before = this.#limit;
+    let decision: Decision;
+    if (strained.length > 0) {
+      this.#slowStart = false;
+      this.#limit = Math.max(this.floor, Math.floor(before * this.#o.decrease));
+      this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
+      decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, baselineMs };
+    } else if (peak < before) {
+      decision = { change: "hold", limit: before, reasons: ["unused"], lagMs, latencyMs, baselineMs };
+    } else {
+      this.#limit = Math.min(this.ceiling, this.#slowStart ? before * 2 : before + this.#o.step);
+      const reasons = this.#limit === before ? ["at ceiling"] : [];
+      decision = { change: this.#limit > before ? "up" : "hold", limit: this.#limit, reasons, lagMs, latencyMs, baselineMs };
+    }
+    if (this.#limit !== before) this.#onChange?.(this.#limit, decision);
+    return decision;
+  }
+
+  #rising(latencyMs: number, baselineMs: number): boolean {
+    return latencyMs > baselineMs * this.#o.latencyRise && latencyMs - baselineMs > this.#o.latencySlackMs;
+  }
+
+  /** The window's median fetch time folded into the smoothed value (null while too few fetches were seen). */
+  #latency(now: number): number | null {
+    const samples = this.#samples;
+    this.#samples = [];
+    if (samples.length >= this.#o.minSamples) {
+      const median = medianOf(samples);
+      this.#smoothed = this.#smoothed === null ? median : (this.#smoothed + median) / 2;
+      this.#history.push({ at: now, latencyMs: this.#smoothed });
+    }
+    while (this.#history.length > 0 && this.#history[0]!.at < now - this.#o.baselineMs) this.#history.shift();
+    return this.#smoothed;
+  }
+}
+
+/** The most bodies of maxBodyBytes each that fit the budget (at least 1). */
+export function memoryCeiling(memoryBudgetBytes: number, maxBodyBytes: number): number {
+  return Math.max(1, Math.floor(memoryBudgetBytes / maxBodyBytes));
+}
+
+/** The process's signals: an event-loop delay histogram (20 ms resolution), process.memoryUsage and V8's heap limit. */
+export function processSignals(): LoadSignals {
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  return {
+    eventLoopLagMs() {
+      // The histogram counts the timer's own resolution in each sample; what is above it is lag.
+      const mean = delay.count > 0 ? delay.mean / 1e6 - 20 : 0;
+      delay.reset();
+      return Math.max(0, mean);
+    },
+    memory() {
+      const usage = process.memoryUsage();
+      return { rssBytes: usage.rss, heapUsedBytes: usage.heapUsed, heapLimitBytes };
+    },
+    close() {
+      delay.disable();
+    },
+  };
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
