@@ -92,8 +92,9 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     perHostConcurrency: config.politeness.perHostConcurrency,
     robotsTtlMs: config.politeness.robotsTtlMs,
     robotsRetryMs: config.politeness.robotsRetryMs,
-    backoffBaseMs: config.politeness.backoffBaseMs,
-    backoffMaxMs: config.politeness.backoffMaxMs,
+    // A 429/503 holds its host on the retry policy's scale: Retry-After up to its max delay, else from its base.
+    backoffBaseMs: config.retry.baseDelayMs,
+    backoffMaxMs: config.retry.maxDelayMs,
     userAgent: config.fetch.userAgent,
     fetchRobots: async (origin) => (await pool.robots(origin)).robots,
     onRobotsReady: () => dispatcher?.wake(),

@@ -5,6 +5,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import { parseAllowList } from "./crawler/address-guard.js";
 import { isLoopbackHost, normaliseOrigin } from "./http/request-guard.js";
+import { availableMemory } from "./pool/in-flight-controller.js";
 import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -51,8 +52,6 @@ const envSchema = z.object({
   CRAWLQ_RETRY_MAX_MS: int(0).default(60_000),
   CRAWLQ_PER_HOST_CONCURRENCY: int(1, 10_000).default(4),
   CRAWLQ_HOST_DELAY_MS: int(0).default(0),
-  CRAWLQ_HOST_BACKOFF_BASE_MS: int(0).default(1_000),
-  CRAWLQ_HOST_BACKOFF_MAX_MS: int(0).default(60_000),
   CRAWLQ_MAX_BODY_BYTES: int(1).default(10 * 1024 * 1024),
   CRAWLQ_MAX_REDIRECTS: int(0, 50).default(10),
   CRAWLQ_MAX_URLS_PER_SUBMISSION: int(1, 1_000_000).default(10_000),
@@ -159,7 +158,7 @@ function toConfig(e: z.infer<typeof envSchema>) {
       concurrencyPerThread,
       /** The most tasks the dispatcher keeps in the pool at once (the fixed limit, or the adaptive one's ceiling). */
       maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? inFlight.ceiling,
-      inFlight: { ...inFlight, initial: Math.min(inFlight.ceiling, e.CRAWLQ_THREADS * (e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32)), maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES },
+      inFlight: { ...inFlight, initial: inFlight.floor, maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES },
     },
     fetch: {
       timeoutMs: e.CRAWLQ_TASK_TIMEOUT_MS,
@@ -174,10 +173,6 @@ function toConfig(e: z.infer<typeof envSchema>) {
     politeness: {
       perHostConcurrency: e.CRAWLQ_PER_HOST_CONCURRENCY,
       hostDelayMs: e.CRAWLQ_HOST_DELAY_MS,
-      /** After a 429 or 503 without Retry-After, a host waits this long, doubling per further one, at most backoffMaxMs. */
-      backoffBaseMs: e.CRAWLQ_HOST_BACKOFF_BASE_MS,
-      /** The longest a host is held back after a 429 or 503, a longer Retry-After included. */
-      backoffMaxMs: e.CRAWLQ_HOST_BACKOFF_MAX_MS,
       respectRobots: e.CRAWLQ_RESPECT_ROBOTS,
       allowRobotsOverride: e.CRAWLQ_ALLOW_ROBOTS_OVERRIDE,
       robotsTtlMs: e.CRAWLQ_ROBOTS_TTL_MS,
@@ -254,6 +249,12 @@ function inFlightSettings(e: z.infer<typeof envSchema>) {
   if (adaptive && bodies < 1) {
     throw new ConfigError("Invalid configuration: CRAWLQ_MEMORY_BUDGET_BYTES holds not even one body of CRAWLQ_MAX_BODY_BYTES");
   }
+  // A fixed limit is the operator's word, but not past a budget the operator set too.
+  if (!adaptive && e.CRAWLQ_MEMORY_BUDGET_BYTES !== undefined && e.CRAWLQ_MAX_IN_FLIGHT! > bodies) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_MAX_IN_FLIGHT (${e.CRAWLQ_MAX_IN_FLIGHT}) × CRAWLQ_MAX_BODY_BYTES exceeds CRAWLQ_MEMORY_BUDGET_BYTES (${bodies} bodies fit)`,
+    );
+  }
   const ceiling = Math.max(1, Math.min(e.CRAWLQ_MAX_IN_FLIGHT_CEILING, bodies));
   if (e.CRAWLQ_MIN_IN_FLIGHT !== undefined && e.CRAWLQ_MIN_IN_FLIGHT > ceiling) {
     throw new ConfigError(
@@ -261,16 +262,14 @@ function inFlightSettings(e: z.infer<typeof envSchema>) {
         "CRAWLQ_MAX_IN_FLIGHT_CEILING, or CRAWLQ_MEMORY_BUDGET_BYTES / CRAWLQ_MAX_BODY_BYTES when smaller)",
     );
   }
-  const floor = Math.min(ceiling, e.CRAWLQ_MIN_IN_FLIGHT ?? 4 * e.CRAWLQ_THREADS);
+  // The default floor is the fixed limit of before (threads × concurrency per thread): adapting only adds to it.
+  const floor = Math.min(ceiling, e.CRAWLQ_MIN_IN_FLIGHT ?? e.CRAWLQ_THREADS * (e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32));
   return { adaptive, floor, ceiling, memoryBudgetBytes };
 }
 
 /** A quarter of the memory this process may use: its cgroup limit when it has one, else the machine's. */
 function defaultMemoryBudget(): number {
-  const total = os.totalmem();
-  const constrained = process.constrainedMemory();
-  const available = constrained > 0 && constrained < total ? constrained : total;
-  return Math.floor(available / 4);
+  return Math.floor(availableMemory() / 4);
 }
 
 /**

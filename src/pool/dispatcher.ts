@@ -6,7 +6,7 @@ import type { AttemptOutcome, ClaimCandidate, ClaimedTask, TaskStore } from "../
 import type { CrawlJob } from "../worker/protocol.js";
 import type { HostGate } from "./host-gate.js";
 import { fixedLimit, type InFlightLimit } from "./in-flight-controller.js";
-import { retryDelay, type RetryOptions } from "./retry-policy.js";
+import { retryDelay, retryStep, type RetryOptions } from "./retry-policy.js";
 
 export interface DispatcherOptions {
   /** Tasks in the pool at once, when no `inFlight` limit is given; the database holds every other one. */
@@ -211,7 +211,7 @@ export class Dispatcher {
       .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots })
       .then(
         ({ worker, outcome }): AttemptOutcome => {
-          this.#heard(task.host, outcome);
+          this.#heard(task.host, task.attempts, outcome);
           const attempt = { id: task.id, attempt: task.attempts, worker };
           if (outcome.ok) return { ...attempt, kind: "succeed", page: outcome.page };
           return { ...attempt, ...this.#afterFailure(claimed, outcome.error) };
@@ -232,7 +232,7 @@ export class Dispatcher {
   }
 
   /** What an attempt tells the limit (its fetch time) and the gate (did the host ask to slow down?). */
-  #heard(host: string, outcome: CrawlOutcome): void {
+  #heard(host: string, attempts: number, outcome: CrawlOutcome): void {
     if (outcome.ok) {
       this.#limit.fetched(outcome.page.fetchMs);
       this.#deps.gate.answered(host);
@@ -240,7 +240,7 @@ export class Dispatcher {
     }
     const status = outcome.error.httpStatus;
     if (outcome.error.code === "HTTP_STATUS" && (status === 429 || status === 503)) {
-      this.#deps.gate.throttled(host, outcome.error.retryAfterMs);
+      this.#deps.gate.throttled(host, { retryAfterMs: outcome.error.retryAfterMs, capMs: retryStep(attempts, this.#options.retry) });
     } else if (status !== undefined) this.#deps.gate.answered(host);
   }
 

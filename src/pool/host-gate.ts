@@ -22,9 +22,16 @@ export interface HostGateOptions {
   fetchRobots: (origin: string) => Promise<RobotsOutcome>;
   /** Called when a robots.txt arrives, so the dispatcher can try the waiting hosts again. */
   onRobotsReady: () => void;
-  /** After a 429 or 503 without Retry-After, how long its host is held back, doubling per further one; default 1 s. */
+  /**
+   * After a 429 or 503 without Retry-After, the first step of its host's hold, doubling per consecutive one
+   * (the retry policy's base delay, CRAWLQ_RETRY_BASE_MS); default 500 ms.
+   */
   backoffBaseMs?: number;
-  /** The longest a host is held back after a 429 or 503 (a longer Retry-After is cut to it); default 60 s. */
+  /**
+   * The longest Retry-After a host is held for, and the most the step grows to (the retry policy's max delay,
+   * CRAWLQ_RETRY_MAX_MS); default 60 s. A longer Retry-After makes the task final and holds its host for the
+   * mild step only.
+   */
   backoffMaxMs?: number;
   /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
   maxRobotsEntries?: number;
@@ -46,9 +53,20 @@ interface HostState {
 
 /** A host that answered 429 or 503: held back until `until`, then one request at a time until it recovers. */
 interface HostBackoff {
-  /** The backoff's current step: doubles per 429/503, halves per success, gone below the base. */
+  /** The step of the hold without Retry-After: the base, doubling per consecutive 429/503, gone on another answer. */
   delayMs: number;
   until: number;
+}
+
+/** What a 429 or 503 said, and how long its own request's retry would wait at most. */
+export interface Throttle {
+  /** The server's Retry-After, in ms, when it sent one. */
+  retryAfterMs?: number | undefined;
+  /**
+   * The throttled request's full retry step (the retry policy's un-jittered delay for its attempt): a hold
+   * without Retry-After never lasts longer, so the retry meets an open host and keeps the policy's timing.
+   */
+  capMs?: number | undefined;
 }
 
 type RobotsLoading = { state: "loading"; loaded: Promise<void> };
@@ -83,7 +101,7 @@ export class HostGate {
   constructor(options: HostGateOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#backoffBaseMs = Math.max(1, options.backoffBaseMs ?? 1_000);
+    this.#backoffBaseMs = Math.max(1, options.backoffBaseMs ?? 500);
     this.#backoffMaxMs = Math.max(this.#backoffBaseMs, options.backoffMaxMs ?? 60_000);
     this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
@@ -102,8 +120,8 @@ export class HostGate {
       // Held back, or recovering (one at a time) with its one request out.
       if (backoff.until > now || (state?.active ?? 0) >= 1) {
         if (!listed) busy.push(host);
-      } else if (backoff.until + this.#backoffMaxMs < now) {
-        // No answer from the host since long after its backoff ended (its tasks ran out): forget it.
+      } else if (backoff.until + backoff.delayMs < now) {
+        // No answer from the host for a whole step after its hold (its tasks ran out): forget it.
         this.#backoff.delete(host);
       }
     }
@@ -144,29 +162,43 @@ export class HostGate {
   }
 
   /**
-   * `host` answered 429 or 503: no request starts on it for `retryAfterMs` when the server said (Retry-After),
-   * else for the backoff's step (the base, doubling per further 429/503, at most backoffMaxMs); then it gets
-   * one request at a time until successes bring the step back under the base. Answers to requests that
-   * started before the hold (it is still on) extend it to a longer Retry-After but do not double the step.
-   * Only this host waits: the dispatcher's claims skip it and reach the others.
+   * `host` answered 429 or 503. With a Retry-After within backoffMaxMs, no request starts on it for exactly
+   * that long (the throttled task's retry waits as long: see retry-policy.ts). Without one (or with one so long
+   * that the task is final), the hold is mild: the step, which starts at the base and doubles per consecutive
+   * 429/503 from the host, cut to the throttled request's own retry step (`capMs`). After the hold the host
+   * gets one request at a time until an answer other than 429/503 clears the backoff (it has recovered); a
+   * host quiet for a whole step after its hold starts again from the base. Answers to requests that started
+   * before the hold (it is still on) extend it to a longer Retry-After but do not double the step. Only this
+   * host waits: the dispatcher's claims skip it and reach the others.
    */
-  throttled(host: string, retryAfterMs: number | undefined, now: number = this.#now()): void {
-    const backoff = this.#backoff.get(host);
-    const retryAfter = retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, this.#backoffMaxMs);
+  throttled(host: string, throttle: Throttle = {}, now: number = this.#now()): void {
+    const backoff = this.#live(host, now);
+    const { retryAfterMs, capMs } = throttle;
+    const retryAfter = retryAfterMs !== undefined && retryAfterMs <= this.#backoffMaxMs ? Math.max(0, retryAfterMs) : undefined;
     if (backoff !== undefined && backoff.until > now) {
       if (retryAfter !== undefined) backoff.until = Math.max(backoff.until, now + retryAfter);
       return;
     }
     const delayMs = backoff === undefined ? this.#backoffBaseMs : Math.min(this.#backoffMaxMs, backoff.delayMs * 2);
-    this.#backoff.set(host, { delayMs, until: now + (retryAfter ?? delayMs) });
+    const mild = Math.min(delayMs, capMs ?? delayMs);
+    this.#backoff.set(host, { delayMs, until: now + (retryAfter ?? mild) });
   }
 
-  /** `host` answered with something else than 429/503: after its hold, each such answer halves its backoff step. */
+  /** `host` answered with something else than 429/503: after its hold, that ends its backoff (it has recovered). */
   answered(host: string, now: number = this.#now()): void {
     const backoff = this.#backoff.get(host);
     if (backoff === undefined || backoff.until > now) return;
-    backoff.delayMs /= 2;
-    if (backoff.delayMs < this.#backoffBaseMs) this.#backoff.delete(host);
+    this.#backoff.delete(host);
+  }
+
+  /** The host's backoff, forgotten when the host stayed quiet for a whole step after its hold. */
+  #live(host: string, now: number): HostBackoff | undefined {
+    const backoff = this.#backoff.get(host);
+    if (backoff !== undefined && backoff.until + backoff.delayMs < now) {
+      this.#backoff.delete(host);
+      return undefined;
+    }
+    return backoff;
   }
 
   /** Until when `host` is held back after a 429/503 (null: it is not), and its backoff step. */

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 
@@ -41,9 +42,14 @@ export interface InFlightControllerOptions {
   ceiling: number;
   /** Where it starts (clamped to floor and ceiling); default: the floor. */
   initial?: number;
-  /** Bytes the bodies in flight may take at most (each up to maxBodyBytes); also the RSS above which memory is short. */
+  /** Bytes the bodies in flight may take at most (each up to maxBodyBytes): the ceiling never exceeds budget / maxBodyBytes. */
   memoryBudgetBytes: number;
   maxBodyBytes: number;
+  /**
+   * Process RSS above which memory counts as short (main thread, workers, buffers); default 80 % of the memory the
+   * process may use (its cgroup limit, else the machine's).
+   */
+  maxRssBytes?: number;
   /** How often the signals are judged and the limit moved. Default 500 ms. */
   windowMs?: number;
   /** Mean event-loop delay over a window above which the main thread counts as overloaded. Default 50 ms. */
@@ -58,6 +64,11 @@ export interface InFlightControllerOptions {
   baselineMs?: number;
   /** Fetches a window needs before its median counts. Default 8. */
   minSamples?: number;
+  /**
+   * Consecutive windows event-loop lag or latency must strain before the limit decreases (a loaded machine's
+   * passing stall is not the crawl's doing). Memory pressure counts at once. Default 3.
+   */
+  sustainedWindows?: number;
   /** Multiplicative decrease. Default 0.75. */
   decrease?: number;
   /** Additive increase per window, after the first decrease; default ceiling / 32 (at least 1). */
@@ -72,7 +83,10 @@ export interface InFlightControllerOptions {
 export interface Decision {
   change: "up" | "down" | "hold";
   limit: number;
-  /** For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "no window yet" or "at ceiling". */
+  /**
+   * For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "at ceiling", or a signal's name
+   * while it has not strained for long enough yet.
+   */
   reasons: string[];
   lagMs: number;
   /** Smoothed median fetch time and its baseline, ms (null until enough fetches). */
@@ -84,11 +98,12 @@ const MAX_SAMPLES = 1024;
 
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
- * three signals: the main thread's event-loop delay, memory (process RSS against the memory budget, the
- * main heap against its limit) and fetch latency (the median fetch time of the window, smoothed, against the
- * lowest smoothed median of the last minute). Any of them under strain: the limit is multiplied by
- * `decrease`. All clear and the limit actually reached during the window: it grows, doubling until the first
- * decrease (slow start), then by `step`. A limit the work does not fill does not grow.
+ * three signals: the main thread's event-loop delay, memory (process RSS against maxRssBytes, the main heap
+ * against its limit) and fetch latency (the median fetch time of the window, smoothed, against the lowest
+ * smoothed median of the last minute). Memory pressure, or lag or rising latency for `sustainedWindows`
+ * windows in a row: the limit is multiplied by `decrease` (never below the floor); a shorter strain holds it.
+ * All clear and the limit actually reached during the window: it grows, doubling until the first decrease
+ * (slow start), then by `step`. A limit the work does not fill does not grow.
  *
  * The ceiling never exceeds memoryBudgetBytes / maxBodyBytes, so the bodies in flight fit the budget
  * however large each one is.
@@ -97,6 +112,8 @@ export class InFlightController implements InFlightLimit {
   readonly floor: number;
   readonly ceiling: number;
   readonly #o: Required<Omit<InFlightControllerOptions, "initial" | "signals" | "onChange">>;
+  // Consecutive windows with event-loop lag or rising latency.
+  #strainedWindows = 0;
   readonly #signals: LoadSignals;
   readonly #onChange: ((limit: number, decision: Decision) => void) | undefined;
   #limit: number;
@@ -116,6 +133,8 @@ export class InFlightController implements InFlightLimit {
       ceiling: this.ceiling,
       memoryBudgetBytes: options.memoryBudgetBytes,
       maxBodyBytes: options.maxBodyBytes,
+      maxRssBytes: options.maxRssBytes ?? Math.floor(0.8 * availableMemory()),
+      sustainedWindows: Math.max(1, options.sustainedWindows ?? 3),
       windowMs: options.windowMs ?? 500,
       maxLagMs: options.maxLagMs ?? 50,
       maxHeapShare: options.maxHeapShare ?? 0.85,
@@ -171,21 +190,28 @@ export class InFlightController implements InFlightLimit {
 
     const strained: string[] = [];
     if (lagMs > this.#o.maxLagMs) strained.push("event-loop lag");
-    if (memory.rssBytes > this.#o.memoryBudgetBytes || memory.heapUsedBytes > this.#o.maxHeapShare * memory.heapLimitBytes) {
-      strained.push("memory");
-    }
     // After a decrease the smoothed median needs a window to show its effect; until then it does not count again.
     if (latencyMs !== null && baselineMs !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, baselineMs)) {
       strained.push("latency");
     }
+    this.#strainedWindows = strained.length > 0 ? this.#strainedWindows + 1 : 0;
+    // Lag and latency must last; memory pressure counts at once (it ends in a crash, not in a slower crawl).
+    const sustained = this.#strainedWindows >= this.#o.sustainedWindows;
+    if (memory.rssBytes > this.#o.maxRssBytes || memory.heapUsedBytes > this.#o.maxHeapShare * memory.heapLimitBytes) {
+      strained.push("memory");
+    }
 
     const before = this.#limit;
     let decision: Decision;
-    if (strained.length > 0) {
+    if (strained.includes("memory") || (strained.length > 0 && sustained)) {
       this.#slowStart = false;
+      this.#strainedWindows = 0;
       this.#limit = Math.max(this.floor, Math.floor(before * this.#o.decrease));
       this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
       decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, baselineMs };
+    } else if (strained.length > 0) {
+      // Strained, not for long enough yet: neither down nor up.
+      decision = { change: "hold", limit: before, reasons: strained, lagMs, latencyMs, baselineMs };
     } else if (peak < before) {
       decision = { change: "hold", limit: before, reasons: ["unused"], lagMs, latencyMs, baselineMs };
     } else {
@@ -213,6 +239,13 @@ export class InFlightController implements InFlightLimit {
     while (this.#history.length > 0 && this.#history[0]!.at < now - this.#o.baselineMs) this.#history.shift();
     return this.#smoothed;
   }
+}
+
+/** The memory this process may use: its cgroup limit when it has one, else the machine's. */
+export function availableMemory(): number {
+  const total = os.totalmem();
+  const constrained = process.constrainedMemory();
+  return constrained > 0 && constrained < total ? constrained : total;
 }
 
 /** The most bodies of maxBodyBytes each that fit the budget (at least 1). */

@@ -47,20 +47,38 @@ describe("InFlightController", () => {
     expect(controller.tick()).toMatchObject({ change: "hold", limit: 16, reasons: ["unused"] });
   });
 
-  it("backs off multiplicatively on event-loop lag, down to the floor and no further, then grows additively", () => {
+  it("backs off multiplicatively on sustained event-loop lag, down to the floor and no further, then grows additively", () => {
     const { controller, window, load } = controllerWith({ initial: 128, step: 8 });
     load.lagMs = 200;
+    // Two windows of lag hold the limit; the third in a row brings it down.
+    expect(window()).toMatchObject({ change: "hold", limit: 128, reasons: ["event-loop lag"] });
+    expect(window()).toMatchObject({ change: "hold", limit: 128, reasons: ["event-loop lag"] });
     expect(window()).toMatchObject({ change: "down", limit: 96, reasons: ["event-loop lag"] });
-    for (let i = 0; i < 30; i++) window();
+    for (let i = 0; i < 100; i++) window();
     expect(controller.limit).toBe(4);
-    expect(window()).toMatchObject({ change: "hold", limit: 4 });
+    expect(window()).toMatchObject({ limit: 4 });
     load.lagMs = 5;
     expect(window()).toMatchObject({ change: "up", limit: 12 });
     expect(window()).toMatchObject({ change: "up", limit: 20 });
   });
 
-  it("backs off on memory pressure: RSS above the budget, or the main heap near its limit", () => {
-    const { window, load } = controllerWith({ initial: 100, memoryBudgetBytes: 1024 * MiB });
+  it("does not collapse on a loaded machine: stalls shorter than the sustained windows never decrease it", () => {
+    const { controller, window, load } = controllerWith({ initial: 64, floor: 64, ceiling: 512 });
+    for (let i = 0; i < 200; i++) {
+      // Lag in two windows of every three (another process takes the cores now and then).
+      load.lagMs = i % 3 === 2 ? 0 : 120;
+      window();
+      expect(controller.limit).toBeGreaterThanOrEqual(64);
+    }
+    expect(controller.limit).toBe(controller.ceiling);
+    // Lag that lasts brings it down, never under the floor.
+    load.lagMs = 120;
+    for (let i = 0; i < 100; i++) window();
+    expect(controller.limit).toBe(64);
+  });
+
+  it("backs off on memory pressure at once: RSS above its limit, or the main heap near its limit", () => {
+    const { window, load } = controllerWith({ initial: 100, maxRssBytes: 1024 * MiB });
     load.memory = { rssBytes: 1100 * MiB, heapUsedBytes: 50 * MiB, heapLimitBytes: 256 * MiB };
     expect(window()).toMatchObject({ change: "down", limit: 75, reasons: ["memory"] });
     load.memory = { rssBytes: 300 * MiB, heapUsedBytes: 240 * MiB, heapLimitBytes: 256 * MiB };
@@ -69,11 +87,19 @@ describe("InFlightController", () => {
     expect(window()).toMatchObject({ change: "up" });
   });
 
-  it("backs off when fetch latency rises well above its baseline, and not on small jitter", () => {
+  it("does not take an RSS above the body budget for memory pressure (the budget bounds bodies, not the process)", () => {
+    const { window, load } = controllerWith({ initial: 10, ceiling: 20, memoryBudgetBytes: 200 * MiB, maxRssBytes: 4096 * MiB });
+    load.memory = { rssBytes: 400 * MiB, heapUsedBytes: 50 * MiB, heapLimitBytes: 256 * MiB };
+    expect(window()).toMatchObject({ change: "up", limit: 20 });
+  });
+
+  it("backs off when fetch latency rises well above its baseline for a while, and not on small jitter", () => {
     const { window } = controllerWith({ initial: 32, step: 4 });
     expect(window(50)).toMatchObject({ change: "up", latencyMs: 50, baselineMs: 50 });
     expect(window(60)).toMatchObject({ change: "up" });
-    // The smoothed median goes 55 → 127.5 → 163.75: above 2 × 50 and 25 ms more.
+    // The smoothed median goes 55 → 127.5 → 163.75 → 181.9: above 2 × 50 and 25 ms more, three windows in a row.
+    expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
+    expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
     const rising = window(200);
     expect(rising).toMatchObject({ change: "down", reasons: ["latency"] });
     expect(rising.latencyMs).toBeGreaterThan(100);
