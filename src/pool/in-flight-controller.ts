@@ -60,8 +60,12 @@ export interface InFlightControllerOptions {
   latencyRise?: number;
   /** ...and by at least this many ms (fetch times of a few ms jitter by more than 2×). Default 25 ms. */
   latencySlackMs?: number;
-  /** How far back the baseline (the lowest smoothed median) looks. Default 60 s. */
-  baselineMs?: number;
+  /**
+   * For how many windows after its last increase the limit answers for the latency: rising latency then undoes
+   * the growth. Outside of them the limit has not moved, and a latency change is the hosts' (another mix of
+   * hosts, a slower site), not the crawl's own load. Default 3.
+   */
+  latencyWindows?: number;
   /** Fetches a window needs before its median counts. Default 8. */
   minSamples?: number;
   /**
@@ -89,7 +93,7 @@ export interface Decision {
    */
   reasons: string[];
   lagMs: number;
-  /** Smoothed median fetch time and its baseline, ms (null until enough fetches). */
+  /** Smoothed median fetch time, and the lowest one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
   baselineMs: number | null;
 }
@@ -99,8 +103,8 @@ const MAX_SAMPLES = 1024;
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
  * three signals: the main thread's event-loop delay, memory (process RSS against maxRssBytes, the main heap
- * against its limit) and fetch latency (the median fetch time of the window, smoothed, against the lowest
- * smoothed median of the last minute). Memory pressure, or lag or rising latency for `sustainedWindows`
+ * against its limit) and fetch latency (the median fetch time of the window, smoothed, against what it was
+ * before the limit's latest growth: only a limit that just grew answers for a latency that rose). Memory pressure, or lag or rising latency for `sustainedWindows`
  * windows in a row: the limit is multiplied by `decrease` (never below the floor); a shorter strain holds it.
  * All clear and the limit actually reached during the window: it grows, doubling until the first decrease
  * (slow start), then by `step`. A limit the work does not fill does not grow.
@@ -121,7 +125,8 @@ export class InFlightController implements InFlightLimit {
   #peak = 0;
   #samples: number[] = [];
   #smoothed: number | null = null;
-  readonly #history: Array<{ at: number; latencyMs: number }> = [];
+  // The lowest smoothed latency before the current growth, and until when the growth answers for the latency.
+  #beforeGrowth: { latencyMs: number; until: number } | null = null;
   #latencyQuietUntil = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -140,7 +145,7 @@ export class InFlightController implements InFlightLimit {
       maxHeapShare: options.maxHeapShare ?? 0.85,
       latencyRise: options.latencyRise ?? 2,
       latencySlackMs: options.latencySlackMs ?? 25,
-      baselineMs: options.baselineMs ?? 60_000,
+      latencyWindows: options.latencyWindows ?? 3,
       minSamples: options.minSamples ?? 8,
       decrease: options.decrease ?? 0.75,
       step: options.step ?? Math.max(1, Math.round(this.ceiling / 32)),
@@ -183,8 +188,9 @@ export class InFlightController implements InFlightLimit {
     const now = this.#o.now();
     const lagMs = this.#signals.eventLoopLagMs();
     const memory = this.#signals.memory();
-    const latencyMs = this.#latency(now);
-    const baselineMs = this.#history.length > 0 ? Math.min(...this.#history.map((h) => h.latencyMs)) : null;
+    const latencyMs = this.#latency();
+    if (this.#beforeGrowth !== null && now > this.#beforeGrowth.until) this.#beforeGrowth = null;
+    const baselineMs = this.#beforeGrowth?.latencyMs ?? null;
     const peak = this.#peak;
     this.#peak = 0;
 
@@ -208,6 +214,7 @@ export class InFlightController implements InFlightLimit {
       this.#strainedWindows = 0;
       this.#limit = Math.max(this.floor, Math.floor(before * this.#o.decrease));
       this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
+      this.#beforeGrowth = null;
       decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, baselineMs };
     } else if (strained.length > 0) {
       // Strained, not for long enough yet: neither down nor up.
@@ -217,6 +224,11 @@ export class InFlightController implements InFlightLimit {
     } else {
       this.#limit = Math.min(this.ceiling, this.#slowStart ? before * 2 : before + this.#o.step);
       const reasons = this.#limit === before ? ["at ceiling"] : [];
+      if (this.#limit > before && latencyMs !== null) {
+        // The reference for this growth: the latency before it began (the lowest while it goes on).
+        const reference = Math.min(latencyMs, this.#beforeGrowth?.latencyMs ?? Infinity);
+        this.#beforeGrowth = { latencyMs: reference, until: now + this.#o.latencyWindows * this.#o.windowMs };
+      }
       decision = { change: this.#limit > before ? "up" : "hold", limit: this.#limit, reasons, lagMs, latencyMs, baselineMs };
     }
     if (this.#limit !== before) this.#onChange?.(this.#limit, decision);
@@ -227,16 +239,14 @@ export class InFlightController implements InFlightLimit {
     return latencyMs > baselineMs * this.#o.latencyRise && latencyMs - baselineMs > this.#o.latencySlackMs;
   }
 
-  /** The window's median fetch time folded into the smoothed value (null while too few fetches were seen). */
-  #latency(now: number): number | null {
+  /** The window's median fetch time folded into the smoothed value (the last one while too few fetches were seen). */
+  #latency(): number | null {
     const samples = this.#samples;
     this.#samples = [];
     if (samples.length >= this.#o.minSamples) {
       const median = medianOf(samples);
       this.#smoothed = this.#smoothed === null ? median : (this.#smoothed + median) / 2;
-      this.#history.push({ at: now, latencyMs: this.#smoothed });
     }
-    while (this.#history.length > 0 && this.#history[0]!.at < now - this.#o.baselineMs) this.#history.shift();
     return this.#smoothed;
   }
 }

@@ -93,16 +93,25 @@ describe("InFlightController", () => {
     expect(window()).toMatchObject({ change: "up", limit: 20 });
   });
 
-  it("backs off when fetch latency rises well above its baseline for a while, and not on small jitter", () => {
+  it("backs off when fetch latency rises well above what it was before the limit grew, and not on small jitter", () => {
     const { window } = controllerWith({ initial: 32, step: 4 });
-    expect(window(50)).toMatchObject({ change: "up", latencyMs: 50, baselineMs: 50 });
-    expect(window(60)).toMatchObject({ change: "up" });
+    expect(window(50)).toMatchObject({ change: "up", limit: 64, latencyMs: 50, baselineMs: null });
+    expect(window(60)).toMatchObject({ change: "up", limit: 128, baselineMs: 50 });
     // The smoothed median goes 55 → 127.5 → 163.75 → 181.9: above 2 × 50 and 25 ms more, three windows in a row.
     expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
     expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
     const rising = window(200);
-    expect(rising).toMatchObject({ change: "down", reasons: ["latency"] });
+    expect(rising).toMatchObject({ change: "down", limit: 96, reasons: ["latency"] });
     expect(rising.latencyMs).toBeGreaterThan(100);
+  });
+
+  it("does not take a latency change at a limit that did not grow for it (other hosts, not its own load)", () => {
+    const { controller, window } = controllerWith({ initial: 64, ceiling: 128 });
+    window(2);
+    expect(controller.limit).toBe(128);
+    for (let i = 0; i < 4; i++) window(2);
+    // The crawl moves on to slow hosts: fetches take 25 times longer, at the same limit.
+    for (let i = 0; i < 20; i++) expect(window(50)).toMatchObject({ limit: 128 });
   });
 
   it("needs enough fetches in a window before their median counts", () => {
