@@ -51,11 +51,13 @@ interface HostState {
   nextStartAt: number;
 }
 
-/** A host that answered 429 or 503: held back until `until`, then one request at a time until it recovers. */
+/** A host that answered 429 or 503: held back until `until` (after a Retry-After, then one request at a time) until it recovers. */
 interface HostBackoff {
   /** The step of the hold without Retry-After: the base, doubling per consecutive 429/503, gone on another answer. */
   delayMs: number;
   until: number;
+  /** After a Retry-After: once the hold ends, one request at a time until an answer other than 429/503. */
+  probing: boolean;
 }
 
 /** What a 429 or 503 said, and how long its own request's retry would wait at most. */
@@ -117,8 +119,8 @@ export class HostGate {
     for (const [host, backoff] of this.#backoff) {
       const state = this.#hosts.get(host);
       const listed = state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now);
-      // Held back, or recovering (one at a time) with its one request out.
-      if (backoff.until > now || (state?.active ?? 0) >= 1) {
+      // Held back, or probing (one at a time) with its one request out.
+      if (backoff.until > now || (backoff.probing && (state?.active ?? 0) >= 1)) {
         if (!listed) busy.push(host);
       } else if (backoff.until + backoff.delayMs < now) {
         // No answer from the host for a whole step after its hold (its tasks ran out): forget it.
@@ -151,8 +153,8 @@ export class HostGate {
     const backoff = this.#backoff.get(task.host);
     if (backoff !== undefined && backoff.until > now) return { verdict: "wait" };
     const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0 };
-    // A host recovering from a backoff gets one request at a time: each answer says whether it is ready for more.
-    const limit = backoff !== undefined ? 1 : Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
+    // A host probed after a Retry-After gets one request at a time: its answer says whether it is ready for more.
+    const limit = backoff?.probing ? 1 : Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
     if (state.active >= limit || state.nextStartAt > now) return { verdict: "wait" };
     state.active++;
     const delay = Math.max(task.options.hostDelayMs, crawlDelayMs);
@@ -163,11 +165,13 @@ export class HostGate {
 
   /**
    * `host` answered 429 or 503. With a Retry-After within backoffMaxMs, no request starts on it for exactly
-   * that long (the throttled task's retry waits as long: see retry-policy.ts). Without one (or with one so long
-   * that the task is final), the hold is mild: the step, which starts at the base and doubles per consecutive
-   * 429/503 from the host, cut to the throttled request's own retry step (`capMs`). After the hold the host
-   * gets one request at a time until an answer other than 429/503 clears the backoff (it has recovered); a
-   * host quiet for a whole step after its hold starts again from the base. Answers to requests that started
+   * that long (the throttled task's retry waits as long: see retry-policy.ts), then it gets one request at a
+   * time. Without one (or with one so long that the task is final), the hold is mild: half the step, the step
+   * starting at the base and doubling per consecutive 429/503 from the host, cut to the throttled request's
+   * own retry step (`capMs`). Half: the earliest that request's jittered retry may come, so its retry never
+   * waits for the host and the host's other pages pause at least as long. An answer other than 429/503 after
+   * the hold clears the backoff (the host has recovered); a host quiet for a whole step after its hold starts
+   * again from the base. Answers to requests that started
    * before the hold (it is still on) extend it to a longer Retry-After but do not double the step. Only this
    * host waits: the dispatcher's claims skip it and reach the others.
    */
@@ -176,12 +180,15 @@ export class HostGate {
     const { retryAfterMs, capMs } = throttle;
     const retryAfter = retryAfterMs !== undefined && retryAfterMs <= this.#backoffMaxMs ? Math.max(0, retryAfterMs) : undefined;
     if (backoff !== undefined && backoff.until > now) {
-      if (retryAfter !== undefined) backoff.until = Math.max(backoff.until, now + retryAfter);
+      if (retryAfter !== undefined) {
+        backoff.until = Math.max(backoff.until, now + retryAfter);
+        backoff.probing = true;
+      }
       return;
     }
     const delayMs = backoff === undefined ? this.#backoffBaseMs : Math.min(this.#backoffMaxMs, backoff.delayMs * 2);
-    const mild = Math.min(delayMs, capMs ?? delayMs);
-    this.#backoff.set(host, { delayMs, until: now + (retryAfter ?? mild) });
+    if (retryAfter !== undefined) this.#backoff.set(host, { delayMs, until: now + retryAfter, probing: true });
+    else this.#backoff.set(host, { delayMs, until: now + Math.min(delayMs, capMs ?? delayMs) / 2, probing: false });
   }
 
   /** `host` answered with something else than 429/503: after its hold, that ends its backoff (it has recovered). */
@@ -204,7 +211,7 @@ export class HostGate {
   /** Until when `host` is held back after a 429/503 (null: it is not), and its backoff step. */
   backoffOf(host: string): { until: number; delayMs: number } | null {
     const backoff = this.#backoff.get(host);
-    return backoff === undefined ? null : { ...backoff };
+    return backoff === undefined ? null : { until: backoff.until, delayMs: backoff.delayMs };
   }
 
   /**

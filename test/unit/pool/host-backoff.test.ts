@@ -60,7 +60,7 @@ describe("HostGate: per-host backoff after 429 and 503", () => {
     expect(gate.admit(task("https://slow.example/x"), clock.now).verdict).toBe("admit");
   });
 
-  it("without Retry-After holds for the base, doubling per consecutive 429/503, up to the max", () => {
+  it("without Retry-After holds for half the step (its retry's earliest), the step doubling per consecutive 429/503 up to the max", () => {
     const { gate, clock, crawl } = gateOnClock();
     const holds: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -69,7 +69,11 @@ describe("HostGate: per-host backoff after 429 and 503", () => {
       holds.push(until - clock.now);
       clock.now = until;
     }
-    expect(holds).toEqual([200, 400, 800, 1_600, 3_200, 6_400, 8_000, 8_000]);
+    expect(holds).toEqual([100, 200, 400, 800, 1_600, 3_200, 4_000, 4_000]);
+    expect(gate.backoffOf("busy.example")!.delayMs).toBe(8_000);
+    // A mild hold is not followed by probing: the host's full concurrency at once.
+    const verdicts = [1, 2, 3, 4, 5].map((n) => gate.admit(task(`https://busy.example/after/${n}`), clock.now).verdict);
+    expect(verdicts).toEqual(["admit", "admit", "admit", "admit", "wait"]);
   });
 
   it("never holds a host longer than the throttled request's own retry step (its retry meets an open host)", () => {
@@ -82,14 +86,14 @@ describe("HostGate: per-host backoff after 429 and 503", () => {
       holds.push(backoff.until - clock.now);
       clock.now = backoff.until;
     }
-    expect(holds).toEqual([200, 200, 200, 200]);
+    expect(holds).toEqual([100, 100, 100, 100]);
     expect(gate.backoffOf("busy.example")!.delayMs).toBe(1_600);
   });
 
   it("a Retry-After beyond the max (the task is final) holds the host for the mild step only", () => {
     const { gate, crawl } = gateOnClock();
     crawl("far.example", "throttled", { retryAfterMs: 3_600_000, capMs: 200 });
-    expect(gate.backoffOf("far.example")!.until).toBe(T0 + 200);
+    expect(gate.backoffOf("far.example")!.until).toBe(T0 + 100);
   });
 
   it("does not double the step for answers to requests that started before the hold; a longer Retry-After extends it", () => {
@@ -105,13 +109,13 @@ describe("HostGate: per-host backoff after 429 and 503", () => {
     expect(gate.backoffOf("burst.example")).toEqual({ delayMs: 200, until: T0 + 3_020 });
   });
 
-  it("recovers: after the hold one request at a time; the first other answer clears it, full concurrency again", () => {
+  it("recovers: after a Retry-After one request at a time; the first other answer clears it, full concurrency again", () => {
     const { gate, clock, crawl } = gateOnClock();
-    crawl("r.example", "throttled");
+    crawl("r.example", "throttled", { retryAfterMs: 1_000 });
     clock.now = gate.backoffOf("r.example")!.until;
-    crawl("r.example", "throttled");
+    crawl("r.example", "throttled", { retryAfterMs: 1_000 });
     clock.now = gate.backoffOf("r.example")!.until;
-    crawl("r.example", "throttled");
+    crawl("r.example", "throttled", { retryAfterMs: 1_000 });
     clock.now = gate.backoffOf("r.example")!.until;
     expect(gate.backoffOf("r.example")!.delayMs).toBe(800);
     // Recovering: one in flight at most.
@@ -126,19 +130,19 @@ describe("HostGate: per-host backoff after 429 and 503", () => {
     // And a later 429 starts from the base again.
     for (let n = 0; n < 4; n++) gate.release("r.example", clock.now);
     crawl("r.example", "throttled");
-    expect(gate.backoffOf("r.example")).toEqual({ delayMs: 200, until: clock.now + 200 });
+    expect(gate.backoffOf("r.example")).toEqual({ delayMs: 200, until: clock.now + 100 });
   });
 
   it("forgets a backoff whose host stayed quiet for a whole step after the hold: the next 429 starts from the base", () => {
     const { gate, clock, crawl } = gateOnClock();
     crawl("gone.example", "throttled");
-    clock.now = T0 + 200;
+    clock.now = T0 + 100;
     crawl("gone.example", "throttled");
-    expect(gate.backoffOf("gone.example")).toEqual({ delayMs: 400, until: T0 + 600 });
-    clock.now = T0 + 600 + 401;
+    expect(gate.backoffOf("gone.example")).toEqual({ delayMs: 400, until: T0 + 300 });
+    clock.now = T0 + 300 + 401;
     expect(gate.busyHosts(clock.now)).toEqual([]);
     expect(gate.backoffOf("gone.example")).toBeNull();
     crawl("gone.example", "throttled");
-    expect(gate.backoffOf("gone.example")).toEqual({ delayMs: 200, until: clock.now + 200 });
+    expect(gate.backoffOf("gone.example")).toEqual({ delayMs: 200, until: clock.now + 100 });
   });
 });
