@@ -56,9 +56,9 @@ export interface InFlightControllerOptions {
   maxLagMs?: number;
   /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
   maxHeapShare?: number;
-  /** Latency counts as rising when the smoothed window median exceeds the baseline by this factor... Default 2. */
+  /** Latency counts as rising when the window's median exceeds the one before the limit's growth by this factor... Default 2. */
   latencyRise?: number;
-  /** ...and by at least this many ms (fetch times of a few ms jitter by more than 2×). Default 25 ms. */
+  /** ...or as much as the limit grew, and by at least this many ms (fetch times of a few ms jitter by more than 2×). Default 10 ms. */
   latencySlackMs?: number;
   /**
    * For how many windows after its last increase the limit answers for the latency: rising latency then undoes
@@ -93,7 +93,7 @@ export interface Decision {
    */
   reasons: string[];
   lagMs: number;
-  /** Smoothed median fetch time, and the lowest one before the limit's latest growth (null: none to judge by). */
+  /** The window's median fetch time, and the one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
   baselineMs: number | null;
 }
@@ -103,8 +103,8 @@ const MAX_SAMPLES = 1024;
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
  * three signals: the main thread's event-loop delay, memory (process RSS against maxRssBytes, the main heap
- * against its limit) and fetch latency (the median fetch time of the window, smoothed, against what it was
- * before the limit's latest growth: only a limit that just grew answers for a latency that rose). Memory pressure, or lag or rising latency for `sustainedWindows`
+ * against its limit) and fetch latency (the median fetch time of the window against the window's before the
+ * limit's latest growth: only a limit that just grew answers for a latency that rose). Memory pressure, or lag or rising latency for `sustainedWindows`
  * windows in a row: the limit is multiplied by `decrease` (never below the floor); a shorter strain holds it.
  * All clear and the limit actually reached during the window: it grows, doubling until the first decrease
  * (slow start), then by `step`. A limit the work does not fill does not grow.
@@ -124,9 +124,9 @@ export class InFlightController implements InFlightLimit {
   #slowStart = true;
   #peak = 0;
   #samples: number[] = [];
-  #smoothed: number | null = null;
-  // The lowest smoothed latency before the current growth, and until when the growth answers for the latency.
-  #beforeGrowth: { latencyMs: number; until: number } | null = null;
+  #latencyMs: number | null = null;
+  // The latency and limit of the window before the latest growth, and until when that growth answers for the latency.
+  #beforeGrowth: { latencyMs: number; limit: number; until: number } | null = null;
   #latencyQuietUntil = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -144,7 +144,7 @@ export class InFlightController implements InFlightLimit {
       maxLagMs: options.maxLagMs ?? 50,
       maxHeapShare: options.maxHeapShare ?? 0.85,
       latencyRise: options.latencyRise ?? 2,
-      latencySlackMs: options.latencySlackMs ?? 25,
+      latencySlackMs: options.latencySlackMs ?? 10,
       latencyWindows: options.latencyWindows ?? 3,
       minSamples: options.minSamples ?? 8,
       decrease: options.decrease ?? 0.75,
@@ -196,8 +196,8 @@ export class InFlightController implements InFlightLimit {
 
     const strained: string[] = [];
     if (lagMs > this.#o.maxLagMs) strained.push("event-loop lag");
-    // After a decrease the smoothed median needs a window to show its effect; until then it does not count again.
-    if (latencyMs !== null && baselineMs !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, baselineMs)) {
+    // After a decrease the median needs a window or two to show its effect; until then it does not count again.
+    if (latencyMs !== null && this.#beforeGrowth !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, this.#beforeGrowth)) {
       strained.push("latency");
     }
     this.#strainedWindows = strained.length > 0 ? this.#strainedWindows + 1 : 0;
@@ -226,8 +226,8 @@ export class InFlightController implements InFlightLimit {
       const reasons = this.#limit === before ? ["at ceiling"] : [];
       if (this.#limit > before && latencyMs !== null) {
         // The reference for this growth: the latency before it began (the lowest while it goes on).
-        const reference = Math.min(latencyMs, this.#beforeGrowth?.latencyMs ?? Infinity);
-        this.#beforeGrowth = { latencyMs: reference, until: now + this.#o.latencyWindows * this.#o.windowMs };
+        // The reference: this window, the last one at the limit before this growth.
+        this.#beforeGrowth = { latencyMs, limit: before, until: now + this.#o.latencyWindows * this.#o.windowMs };
       }
       decision = { change: this.#limit > before ? "up" : "hold", limit: this.#limit, reasons, lagMs, latencyMs, baselineMs };
     }
@@ -235,19 +235,25 @@ export class InFlightController implements InFlightLimit {
     return decision;
   }
 
-  #rising(latencyMs: number, baselineMs: number): boolean {
-    return latencyMs > baselineMs * this.#o.latencyRise && latencyMs - baselineMs > this.#o.latencySlackMs;
+  /**
+   * Since the growth began, did latency rise by `latencyRise`, or as much as the limit did (so the pages per
+   * second, in flight / latency, gained less than a tenth: the machine or the network is saturated)?
+   */
+  #rising(latencyMs: number, reference: { latencyMs: number; limit: number }): boolean {
+    if (latencyMs - reference.latencyMs <= this.#o.latencySlackMs) return false;
+    const latencyGrowth = latencyMs / reference.latencyMs;
+    return latencyGrowth >= this.#o.latencyRise || this.#limit / reference.limit < 1.1 * latencyGrowth;
   }
 
-  /** The window's median fetch time folded into the smoothed value (the last one while too few fetches were seen). */
+  /** The window's median fetch time (the last window's while too few fetches were seen). */
   #latency(): number | null {
     const samples = this.#samples;
     this.#samples = [];
     if (samples.length >= this.#o.minSamples) {
       const median = medianOf(samples);
-      this.#smoothed = this.#smoothed === null ? median : (this.#smoothed + median) / 2;
+      this.#latencyMs = median;
     }
-    return this.#smoothed;
+    return this.#latencyMs;
   }
 }
 

@@ -97,12 +97,24 @@ describe("InFlightController", () => {
     const { window } = controllerWith({ initial: 32, step: 4 });
     expect(window(50)).toMatchObject({ change: "up", limit: 64, latencyMs: 50, baselineMs: null });
     expect(window(60)).toMatchObject({ change: "up", limit: 128, baselineMs: 50 });
-    // The smoothed median goes 55 → 127.5 → 163.75 → 181.9: above 2 × 50 and 25 ms more, three windows in a row.
+    // The median jumps to 200 ms: over 2 × the 60 ms before the last growth (and 10 ms more), three windows in a row.
     expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
     expect(window(200)).toMatchObject({ change: "hold", reasons: ["latency"] });
     const rising = window(200);
     expect(rising).toMatchObject({ change: "down", limit: 96, reasons: ["latency"] });
     expect(rising.latencyMs).toBeGreaterThan(100);
+  });
+
+  it("undoes growth that brings no more pages per second (fetch time grew as much as the limit), and stays near the knee", () => {
+    const { controller, window } = controllerWith({ initial: 32, ceiling: 1024, memoryBudgetBytes: 64 * 1024 * MiB, latencyRise: 100 });
+    // The machine serves 2 pages per ms at most: up to 80 in flight a fetch takes 40 ms, beyond it in flight / 2.
+    const limits: number[] = [];
+    for (let i = 0; i < 80; i++) {
+      window(Math.max(40, controller.limit / 2));
+      limits.push(controller.limit);
+    }
+    expect(Math.max(...limits.slice(20))).toBeLessThan(400);
+    expect(controller.limit).toBeGreaterThanOrEqual(32);
   });
 
   it("does not take a latency change at a limit that did not grow for it (other hosts, not its own load)", () => {
