@@ -171,9 +171,9 @@ export class HostGate {
    * own retry step (`capMs`). Half: the earliest that request's jittered retry may come, so its retry never
    * waits for the host and the host's other pages pause at least as long. An answer other than 429/503 after
    * the hold clears the backoff (the host has recovered); a host quiet for a whole step after its hold starts
-   * again from the base. Answers to requests that started
-   * before the hold (it is still on) extend it to a longer Retry-After but do not double the step. Only this
-   * host waits: the dispatcher's claims skip it and reach the others.
+   * again from the base. Answers to requests that started before the hold (it is still on) extend it to a
+   * longer Retry-After but do not double the step. Only this host waits: the dispatcher's claims skip it and
+   * reach the others.
    */
   throttled(host: string, throttle: Throttle = {}, now: number = this.#now()): void {
     const backoff = this.#live(host, now);

@@ -88,8 +88,8 @@ export interface Decision {
   change: "up" | "down" | "hold";
   limit: number;
   /**
-   * For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "at ceiling", or a signal's name
-   * while it has not strained for long enough yet.
+   * For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "at ceiling", "settling" (the
+   * window after a decrease), or a signal's name while it has not strained for long enough yet.
    */
   reasons: string[];
   lagMs: number;
@@ -213,7 +213,7 @@ export class InFlightController implements InFlightLimit {
       this.#slowStart = false;
       this.#strainedWindows = 0;
       this.#limit = Math.max(this.floor, Math.floor(before * this.#o.decrease));
-      this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
+      if (this.#limit < before) this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
       this.#beforeGrowth = null;
       decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, baselineMs };
     } else if (strained.length > 0) {
@@ -221,11 +221,13 @@ export class InFlightController implements InFlightLimit {
       decision = { change: "hold", limit: before, reasons: strained, lagMs, latencyMs, baselineMs };
     } else if (peak < before) {
       decision = { change: "hold", limit: before, reasons: ["unused"], lagMs, latencyMs, baselineMs };
+    } else if (now < this.#latencyQuietUntil) {
+      // Just decreased: the fetch times still show the higher limit, no reference for a growth yet.
+      decision = { change: "hold", limit: before, reasons: ["settling"], lagMs, latencyMs, baselineMs };
     } else {
       this.#limit = Math.min(this.ceiling, this.#slowStart ? before * 2 : before + this.#o.step);
       const reasons = this.#limit === before ? ["at ceiling"] : [];
       if (this.#limit > before && latencyMs !== null) {
-        // The reference for this growth: the latency before it began (the lowest while it goes on).
         // The reference: this window, the last one at the limit before this growth.
         this.#beforeGrowth = { latencyMs, limit: before, until: now + this.#o.latencyWindows * this.#o.windowMs };
       }

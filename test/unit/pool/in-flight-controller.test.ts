@@ -84,6 +84,8 @@ describe("InFlightController", () => {
     load.memory = { rssBytes: 300 * MiB, heapUsedBytes: 240 * MiB, heapLimitBytes: 256 * MiB };
     expect(window()).toMatchObject({ change: "down", limit: 56, reasons: ["memory"] });
     load.memory = { rssBytes: 300 * MiB, heapUsedBytes: 100 * MiB, heapLimitBytes: 256 * MiB };
+    // A window for the decrease to show, then it grows again.
+    expect(window()).toMatchObject({ change: "hold", reasons: ["settling"] });
     expect(window()).toMatchObject({ change: "up" });
   });
 
