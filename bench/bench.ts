@@ -404,7 +404,8 @@ function report(r: Record<string, any>, seconds: number) {
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
   // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
   const pgPhases = (r.postgres ?? []).map((p: any) => p.e2e0 && { cpu: { otherCoresBusy: round(Math.max(0, p.e2e0.cpu.otherCoresBusy - p.e2e0.postgresCpu.coresBusy), 2) } });
-  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases]
+  const adaptivePhases = (r.adaptive ?? []).flatMap((a: Record<string, any>) => [a.adaptiveL, a.adaptive0, a.fixed0]);
+  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases, ...adaptivePhases]
     .map((x) => x?.cpu?.otherCoresBusy)
     .filter((x): x is number => typeof x === "number");
   const otherLoad = others.length > 0 ? Math.max(...others) : 0;
