@@ -44,6 +44,7 @@ import { e2e, warmService } from "./scenarios/e2e.js";
 import { waiters } from "./scenarios/waiters.js";
 import { startBenchService, startCommand } from "./service.js";
 import { clusterRun } from "./scenarios/cluster.js";
+import { adaptiveRows, adaptiveRun, type AdaptiveOptions } from "./scenarios/adaptive.js";
 import { DEFAULT_POSTGRES_URL, describeServer } from "./postgres.js";
 import { hosts } from "./scenarios/hosts.js";
 
@@ -64,8 +65,9 @@ const HELP = `npm run bench -- [flags]
   --fixture child|inproc     fixture site in a child process (default) or in this process
   --synchronous FULL|NORMAL  CRAWLQ_SQLITE_SYNCHRONOUS for the service (service default)
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
-  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts (on PostgreSQL: e2e gives
-                             e2e-0ms and notify; backlog, or submit, gives submit; hosts gives hosts)
+  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts,adaptive (on PostgreSQL:
+                             e2e gives e2e-0ms and notify; backlog, or submit, gives submit; hosts and adaptive, their
+                             figures); adaptive is not in the default set
   --env K=V                  extra service environment (repeatable)
   --node-arg ARG             extra node option for the service process, e.g. --node-arg=--max-semi-space-size=8 (repeatable)
   --service-log FILE          append the service's stdout to FILE
@@ -189,6 +191,18 @@ async function main() {
     ),
   );
 
+  const adaptiveOptions = (run: Run, database: AdaptiveOptions["database"]): AdaptiveOptions => ({
+    settings,
+    fixture: run.fixture,
+    origin0: run.fixture.origins.sites[0]!,
+    originL: run.fixture.origins.sites[settings.latencyMs]!,
+    baseEnv: serviceEnv,
+    database,
+    adminUrl: postgresUrl,
+    nodeArgs: [...flags["node-arg"], ...(settings.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${settings.cpuProf}`] : [])],
+    logFile: flags["service-log"] ?? null,
+    log,
+  });
   // The machine's 1-minute load average, sampled through the run (other sessions share the machine).
   const loadSamples: number[] = [os.loadavg()[0]!];
   const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]!), 5_000);
@@ -260,6 +274,10 @@ async function main() {
       results.backlog = await backlog(run, origin0);
       log(`  peak RSS ${round(results.backlog.rssMb.processPeak)} MB, drain ${round(results.backlog.drain.pagesPerSecond)} pages/s, cpu ${JSON.stringify(results.backlog.drain.cpu)}`);
     }
+    if (settings.only.has("adaptive")) {
+      // Services of its own (default in-flight settings, and the fixed limit of before); the main one idles.
+      results.adaptive = [await adaptiveRun(adaptiveOptions(run, "sqlite"))];
+    }
   } finally {
     const beforeStop = service.memory();
     results.serviceRssAtEndMb = beforeStop;
@@ -272,7 +290,9 @@ async function main() {
   if (postgres) {
     try {
       results.postgres = [];
-      for (const instances of instanceCounts) {
+      if (settings.only.has("adaptive")) results.adaptive.push(await adaptiveRun({ ...adaptiveOptions(run, "postgres"), loop: results.adaptive[0].loopL }));
+      const clusterScenarios = settings.only.has("e2e") || settings.only.has("backlog") || settings.only.has("submit");
+      for (const instances of clusterScenarios ? instanceCounts : []) {
         log(`postgres: ${instances} instance(s)`);
         results.postgres.push(
           await clusterRun({
@@ -366,6 +386,7 @@ function report(r: Record<string, any>, seconds: number) {
       status(vs >= 0.9),
     ]);
   }
+  for (const a of r.adaptive ?? []) rows.push(...adaptiveRows(a, L));
   for (const p of (r.postgres ?? []) as Array<Record<string, any>>) {
     const shape = `${p.instances} instance${p.instances > 1 ? "s" : ""} × ${p.threadsPerInstance} thread${p.threadsPerInstance > 1 ? "s" : ""}`;
     if (p.e2e0) {
@@ -423,7 +444,8 @@ function report(r: Record<string, any>, seconds: number) {
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
   // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
   const pgPhases = (r.postgres ?? []).map((p: any) => p.e2e0 && { cpu: { otherCoresBusy: round(Math.max(0, p.e2e0.cpu.otherCoresBusy - p.e2e0.postgresCpu.coresBusy), 2) } });
-  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases]
+  const adaptivePhases = (r.adaptive ?? []).flatMap((a: Record<string, any>) => [a.adaptiveL, a.adaptive0, a.fixed0]);
+  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases, ...adaptivePhases]
     .map((x) => x?.cpu?.otherCoresBusy)
     .filter((x): x is number => typeof x === "number");
   const otherLoad = others.length > 0 ? Math.max(...others) : 0;
@@ -460,6 +482,14 @@ function report(r: Record<string, any>, seconds: number) {
       })),
       hosts: r.hosts,
       hostsPostgres: r.hostsPostgres,
+      adaptive: r.adaptive?.map((a: Record<string, any>) => ({
+        database: a.database,
+        loopPagesPerSecond: round(a.loopL.pagesPerSecond),
+        ...Object.fromEntries(
+          (["adaptiveL", "adaptive0", "fixed0"] as const).map((k) => [k, { pagesPerSecond: round(a[k].pagesPerSecond), runs: a[k].runs, limit: a[k].limit, wrong: a[k].wrong }]),
+        ),
+        fixedInFlight: a.fixedInFlight,
+      })),
       loadAverage: r.loadAverage,
       seconds: round(seconds),
     }),
