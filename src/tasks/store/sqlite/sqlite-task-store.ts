@@ -8,7 +8,7 @@ import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, toTask } from "../task-row.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -71,7 +71,7 @@ type Durability = "acknowledgement" | "claim";
  *   method returns, and nothing else can run in between, so no interleaving is possible: a claim's
  *   find, admit and update are one step.
  * - Prisma (the schema, the migrations, the generated client) serves the cold, read-only operator queries
- *   (`listTasks`, `countByStatus`; a submission's pages, which an export reads by the thousand, go through
+ *   (`listTasks`; a submission's pages, which an export reads by the thousand, go through
  *   `#db`). WAL mode lets its reads run beside the other connection's writes; since
  *   Prisma never writes, the two connections never wait on each other's write lock.
  *
@@ -189,8 +189,9 @@ export class SqliteTaskStore implements TaskStore {
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
-    const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    return countsOf(groups);
+    // The TaskCount rows the triggers keep: a few rows, not a GROUP BY over the backlog (which, on this
+    // connection, would block the event loop for as long as it runs).
+    return countsOf(scope.kind === "all" ? this.#sql.countAll.all() : this.#sql.countOwned.all(scope.keyId));
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {
