@@ -11,6 +11,8 @@
  *                                 wake-up latency (response receipt − finishedAt), statements issued
  *   backlog                       100,000 PENDING tasks (10 mutations of 10,000): peak RSS of the
  *                                 service, throughput while it drains vs e2e-0ms
+ *   million                       1,000,000 PENDING tasks over 10,000 hosts, on each --database
+ *                                 (scenarios/million.ts): rate vs 1,000 pending, pool latency, RSS, restart
  *
  * With `--database postgres` (issue 10), after all of the above on SQLite (the reference, same run): for
  * each `--instances` count, a fresh PostgreSQL database and that many services on it, measuring e2e-0ms,
@@ -40,6 +42,7 @@ import { e2e, warmService } from "./scenarios/e2e.js";
 import { waiters } from "./scenarios/waiters.js";
 import { startBenchService, startCommand } from "./service.js";
 import { clusterRun } from "./scenarios/cluster.js";
+import { millionRows, millionRun } from "./scenarios/million.js";
 import { DEFAULT_POSTGRES_URL, describeServer } from "./postgres.js";
 
 const HELP = `npm run bench -- [flags]
@@ -59,8 +62,11 @@ const HELP = `npm run bench -- [flags]
   --fixture child|inproc     fixture site in a child process (default) or in this process
   --synchronous FULL|NORMAL  CRAWLQ_SQLITE_SYNCHRONOUS for the service (service default)
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
-  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog (on PostgreSQL: e2e gives
-                             e2e-0ms and notify; backlog, or submit, gives submit)
+  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,million (on PostgreSQL: e2e gives
+                             e2e-0ms and notify; backlog, or submit, gives submit; million runs on each --database)
+  --million-tasks N          PENDING tasks of the million run's backlog (1000000)
+  --million-hosts N          host names they are spread over (10000)
+  --million-small N          tasks kept pending for the million run's reference rate (1000)
   --env K=V                  extra service environment (repeatable)
   --node-arg ARG             extra node option for the service process, e.g. --node-arg=--max-semi-space-size=8 (repeatable)
   --service-log FILE          append the service's stdout to FILE
@@ -85,6 +91,9 @@ const { values: flags } = parseArgs({
     submit: { type: "string", default: "10000" },
     waiters: { type: "string", default: "1000" },
     backlog: { type: "string", default: "100000" },
+    "million-tasks": { type: "string", default: "1000000" },
+    "million-hosts": { type: "string", default: "10000" },
+    "million-small": { type: "string", default: "1000" },
     "drain-seconds": { type: "string", default: "12" },
     fixture: { type: "string", default: "child" },
     "waiters-site": { type: "string", default: "0" },
@@ -261,10 +270,39 @@ async function main() {
     await watcher.close().catch(() => {});
     results.serviceExit = await service.stop(60_000);
     rmSync(dbDir, { recursive: true, force: true });
-    if (!postgres) await fixture.close();
+    if (!postgres && !settings.only.has("million")) await fixture.close();
+  }
+  if (settings.only.has("million")) {
+    results.million = [];
+    try {
+      for (const backend of ["sqlite", "postgres"] as const) {
+        if (!databases.has(backend)) continue;
+        results.million.push(
+          await millionRun({
+            backend,
+            tasks: positive("million-tasks", flags["million-tasks"]),
+            hosts: Math.max(1, positive("million-hosts", flags["million-hosts"])),
+            small: Math.max(2, positive("million-small", flags["million-small"])),
+            warmup: settings.warmup,
+            drainSeconds: settings.drainSeconds,
+            fixture,
+            origin: origin0,
+            baseEnv: serviceEnv,
+            adminUrl: postgresUrl,
+            nodeArgs,
+            logFile: flags["service-log"] ?? null,
+            log,
+          }),
+        );
+      }
+    } finally {
+      if (!postgres) await fixture.close();
+    }
   }
   if (watcher.errors.length > 0) results.subscriptionErrors = watcher.errors.slice(0, 3).map(String);
-  if (postgres) {
+  const clusterFigures = settings.only.has("e2e") || settings.only.has("backlog") || settings.only.has("submit");
+  if (postgres && !clusterFigures) await fixture.close();
+  if (postgres && clusterFigures) {
     try {
       results.postgres = [];
       for (const instances of instanceCounts) {
@@ -379,6 +417,7 @@ function report(r: Record<string, any>, seconds: number) {
       ]);
     }
   }
+  for (const m of (r.million ?? []) as Array<Record<string, any>>) rows.push(...millionRows(m));
   console.log("");
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
   // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
@@ -418,6 +457,7 @@ function report(r: Record<string, any>, seconds: number) {
           notifyMs: p.e2e0.notify, notifySplit: p.e2e0.notifySplit,
         },
       })),
+      million: r.million,
       loadAverage: r.loadAverage,
       seconds: round(seconds),
     }),
