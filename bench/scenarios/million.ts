@@ -8,7 +8,8 @@
  *   fill          the service is stopped and the backlog is inserted straight into its database (one
  *                 INSERT … SELECT per 100,000 rows: a recursive CTE on SQLite, generate_series on
  *                 PostgreSQL) — through GraphQL, 1,000,000 URLs would take 100 mutations and most of the
- *                 run; the count triggers run on these inserts like on any other
+ *                 run; on PostgreSQL the count triggers count these inserts like any other, on SQLite
+ *                 the fill adds its count as the store does (see the migration 20261126191000_task_counts)
  *   restart       spawn → `listening on`, and spawn → first 200 from /readyz, with the backlog in place
  *   rate, million completions/s over `--drain-seconds` with the backlog pending, after `--warmup`
  *                 completions (untimed, as before the small rate: the restart left the JIT and the
@@ -103,11 +104,18 @@ function sqliteDatabase(): BacklogDatabase {
                   'm' || (i % @hosts) || '.crawlq.test', 'PENDING', 0, @now, @now, NULL
              FROM seq`,
         );
+        const countInserted = db.prepare(
+          `INSERT INTO TaskCount (ownerKey, status, n) VALUES (0, 'PENDING', ?) ON CONFLICT (ownerKey, status) DO UPDATE SET n = n + excluded.n`,
+        );
         for (let from = 0; from < tasks; from += FILL_CHUNK) {
           const to = Math.min(tasks, from + FILL_CHUNK);
           // BigInt: better-sqlite3 binds other numbers as REAL, and 7 would print as "7.0" in a URL.
           const int = BigInt;
-          db.transaction(() => insert.run({ from: int(from), to: int(to), submissionId, hosts: int(hosts), port, first: int(FILL_FIRST_PAGE), now }))();
+          // Inserts are counted by whoever inserts on SQLite (see the migration 20261126191000_task_counts).
+          db.transaction(() => {
+            insert.run({ from: int(from), to: int(to), submissionId, hosts: int(hosts), port, first: int(FILL_FIRST_PAGE), now });
+            countInserted.run(int(to - from));
+          })();
           if ((to / FILL_CHUNK) % 2 === 0 || to === tasks) log(`  filled ${to} tasks`);
         }
         db.pragma("wal_checkpoint(TRUNCATE)");

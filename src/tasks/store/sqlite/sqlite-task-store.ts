@@ -134,7 +134,7 @@ export class SqliteTaskStore implements TaskStore {
     ownerKeyId: number | null,
   ): Promise<Submission> {
     this.#count("createSubmission");
-    const { insertSubmission, insertTask } = this.#sql;
+    const { insertSubmission, insertTask, countInserted } = this.#sql;
     return this.#transaction("acknowledgement", () => {
       const { maxRetries, perHostConcurrency, hostDelayMs, respectRobots } = options;
       const submissionId = Number(
@@ -144,6 +144,8 @@ export class SqliteTaskStore implements TaskStore {
       const tasks = urls.map((u) =>
         newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
       );
+      // One count for the whole submission: a row trigger on INSERT would double a submission's cost.
+      if (urls.length > 0) countInserted.run(ownerKeyId ?? 0, urls.length);
       return { id: submissionId, tasks };
     });
   }
