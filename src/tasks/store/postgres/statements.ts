@@ -64,6 +64,10 @@ const statements = {
   listFinishedSince: `
     SELECT * FROM "Task" WHERE "finishedAt" >= ${at("$1")} AND status IN (${TERMINAL})
      ORDER BY "finishedAt", id LIMIT $2`,
+  // The counts the triggers keep (migration 20261126191000_task_counts), summed over the shards: a few rows.
+  countAll: `SELECT status, sum(n)::int8 AS n FROM "TaskCount" GROUP BY status`,
+  countOwned: `SELECT status, sum(n)::int8 AS n FROM "TaskCount" WHERE "ownerKey" = $1 GROUP BY status`,
+  foldCounts: `SELECT "crawlq_fold_task_counts"() AS folded`,
   nextRunAt: `SELECT min("runAt") AS next FROM "Task" WHERE status = 'PENDING' AND "runAt" > ${at("$1")}`,
   // One step of the claim's walk over hosts (claim-politeness.ts), under CLAIM_LOCK: the next $3 hosts with
   // PENDING tasks after $1 (and up to $2, when given), then, when $8 is given, from the first host up to $8
