@@ -9,13 +9,19 @@ import type { CrawlOutcome, FetchPolicy, PageResult, RedirectCheck } from "./typ
 /**
  * Fetches one URL under the policy (SSRF guard, redirects, timeouts, body cap) and, when
  * it is HTML, extracts its title and link count. `checkRedirect`, when given, may refuse a
- * redirect hop before it is requested. Never throws: every failure, expected or not, comes
- * back as `{ ok: false, error }`.
+ * redirect hop before it is requested. `onDeparture`, when given, is called once, just after the
+ * first request has been written to its connection (see fetchResource). Never throws: every failure,
+ * expected or not, comes back as `{ ok: false, error }`.
  */
-export async function crawlPage(url: string, policy: FetchPolicy, checkRedirect?: RedirectCheck): Promise<CrawlOutcome> {
+export async function crawlPage(
+  url: string,
+  policy: FetchPolicy,
+  checkRedirect?: RedirectCheck,
+  onDeparture?: () => void,
+): Promise<CrawlOutcome> {
   try {
     const limit = { maxBytes: policy.maxBodyBytes, truncate: false };
-    const response = await fetchResource(url, policy, limit, checkRedirect);
+    const response = await fetchResource(url, policy, limit, checkRedirect, onDeparture);
     if (response.body === null) {
       return { ok: false, error: httpStatusFailure(response.status, headerValue(response.headers, "retry-after")) };
     }

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { AddressGuard } from "./address-guard.js";
 import { guardedAgentFor } from "./agent.js";
@@ -34,13 +35,16 @@ const ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
  * GETs a URL through the guarded keep-alive agent: follows redirects itself (each hop is
  * checked again), enforces `policy.timeoutMs` over the whole fetch and the body limit
  * while streaming. Throws a CrawlError for every policy violation and lets transport
- * errors through, both for `toCrawlFailure`.
+ * errors through, both for `toCrawlFailure`. `onDeparture` is called once, in the microtask after the
+ * first hop's request head is written to its connection (after DNS, the SSRF guard and the connect): not
+ * when the fetch fails before that, nor for redirect hops.
  */
 export async function fetchResource(
   url: string,
   policy: FetchPolicy,
   limit: BodyLimit,
   checkRedirect?: RedirectCheck,
+  onDeparture?: () => void,
 ): Promise<FetchedResponse> {
   const started = performance.now();
   const controller = new AbortController();
@@ -50,7 +54,7 @@ export async function fetchResource(
   try {
     const { agent, guard } = guardedAgentFor(policy);
     const target = parseTarget(url);
-    const { response, finalUrl } = await followRedirects(target, policy, agent, guard, controller.signal, checkRedirect);
+    const { response, finalUrl } = await followRedirects(target, policy, agent, guard, controller.signal, checkRedirect, onDeparture);
     const body = await readSuccessBody(response, limit);
     const fetchMs = performance.now() - started;
     return { status: response.statusCode, finalUrl, headers: response.headers, body, fetchMs };
@@ -69,6 +73,7 @@ async function followRedirects(
   guard: AddressGuard,
   signal: AbortSignal,
   checkRedirect: RedirectCheck | undefined,
+  onDeparture: (() => void) | undefined,
 ): Promise<{ response: Dispatcher.ResponseData; finalUrl: string }> {
   const headers = { "user-agent": policy.userAgent, accept: ACCEPT, "accept-encoding": ACCEPT_ENCODING };
   let url = first;
@@ -76,7 +81,9 @@ async function followRedirects(
     let response: Dispatcher.ResponseData;
     try {
       checkLiteralAddress(url, guard);
-      response = await agent.request({
+      // A redirect hop runs in the same slot: only the first request's departure counts.
+      const via = redirects === 0 && onDeparture !== undefined ? agent.compose(reportingWrite(onDeparture)) : agent;
+      response = await via.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: "GET",
@@ -107,6 +114,52 @@ async function followRedirects(
       if (refusal !== null) throw new CrawlError({ ...refusal, message: `redirect to ${next.href}: ${refusal.message}` });
     }
     url = next;
+  }
+}
+
+/**
+ * An undici interceptor that calls `report` once, in the microtask after the request head is written:
+ * undici calls `onRequestStart` on a connected socket and writes the head right after it, synchronously.
+ */
+function reportingWrite(report: () => void): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) => dispatch(options, new ReportingWrite(handler, report));
+}
+
+class ReportingWrite implements Dispatcher.DispatchHandler {
+  readonly #inner: Dispatcher.DispatchHandler;
+  #report: (() => void) | null;
+
+  constructor(inner: Dispatcher.DispatchHandler, report: () => void) {
+    this.#inner = inner;
+    this.#report = report;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    // undici may start a request again on a new connection (its pipeline's head failed): report the first.
+    const report = this.#report;
+    this.#report = null;
+    if (report !== null) queueMicrotask(report);
+    this.#inner.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
+    this.#inner.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.#inner.onResponseError?.(controller, error);
   }
 }
 

@@ -2,8 +2,10 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { CrawlFailure, CrawlOutcome, FetchPolicy, RedirectCheck, RobotsOutcome } from "../crawler/types.js";
 import {
+  DEPARTURE_CHANNEL,
   REDIRECT_CHECK_CHANNEL,
   type CrawlJob,
+  type Departure,
   type RedirectAnswer,
   type RedirectQuestion,
   type WorkerJob,
@@ -20,6 +22,9 @@ export interface CrawlPoolOptions {
   onIdleThreadError?: (error: Error) => void;
 }
 
+// Ids of crawls that report their departure, unique across the process's pools (every pool hears every departure).
+let departures = 0;
+
 /**
  * The worker-thread pool. Each thread runs several crawls at once (piscina's concurrentTasksPerWorker)
  * because a crawl mostly waits on the network.
@@ -29,6 +34,8 @@ export class CrawlPool {
   readonly concurrencyPerThread: number;
   readonly #piscina: Piscina<WorkerJob, unknown>;
   readonly #redirectChecks = new BroadcastChannel(REDIRECT_CHECK_CHANNEL);
+  readonly #departures = new BroadcastChannel(DEPARTURE_CHANNEL);
+  readonly #awaitingDeparture = new Map<number, (at: number) => void>();
 
   constructor(options: CrawlPoolOptions) {
     this.threads = options.threads;
@@ -59,11 +66,30 @@ export class CrawlPool {
         .catch((error: unknown): CrawlFailure => ({ code: "INTERNAL", message: String(error), retryable: false }))
         .then((failure) => this.#redirectChecks.postMessage({ id, failure } satisfies RedirectAnswer));
     };
+    this.#departures.unref();
+    this.#departures.onmessage = (event) => {
+      const { id, at } = (event as { data: Departure }).data;
+      // Another pool's crawl (this process may run several pools) is not in this map.
+      const report = this.#awaitingDeparture.get(id);
+      if (report === undefined) return;
+      this.#awaitingDeparture.delete(id);
+      report(at);
+    };
   }
 
-  /** Runs one crawl attempt in a worker; with `job.respectRobots`, each redirect hop is first put to `checkRedirect`. */
-  crawl(job: CrawlJob): Promise<{ worker: number; outcome: CrawlOutcome }> {
-    return this.#piscina.run({ kind: "crawl", ...job } satisfies WorkerJob) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+  /**
+   * Runs one crawl attempt in a worker; with `job.respectRobots`, each redirect hop is first put to `checkRedirect`.
+   * With `onDeparture`, the worker reports when the first request left (a redirect hop is not another one), at
+   * most once and only while the crawl runs.
+   */
+  crawl(job: CrawlJob, onDeparture?: (at: number) => void): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    if (onDeparture === undefined) {
+      return this.#piscina.run({ kind: "crawl", ...job } satisfies WorkerJob) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+    }
+    const departure = ++departures;
+    this.#awaitingDeparture.set(departure, onDeparture);
+    const run = this.#piscina.run({ kind: "crawl", ...job, departure } satisfies WorkerJob) as Promise<{ worker: number; outcome: CrawlOutcome }>;
+    return run.finally(() => this.#awaitingDeparture.delete(departure));
   }
 
   /** Fetches one origin's robots.txt in a worker; the caller (the host gate) parses it. */
@@ -74,6 +100,7 @@ export class CrawlPool {
   /** Stops the threads; work still running (abandoned by the dispatcher at shutdown) is rejected. */
   destroy(): Promise<void> {
     this.#redirectChecks.close();
+    this.#departures.close();
     return this.#piscina.destroy();
   }
 }

@@ -22,7 +22,8 @@ export interface DispatcherOptions {
 
 /** What the dispatcher needs of the pool: run one crawl attempt (CrawlPool, or a stand-in in tests). */
 export interface CrawlRunner {
-  crawl(job: CrawlJob): Promise<{ worker: number; outcome: CrawlOutcome }>;
+  /** With `onDeparture`, calls it (at most once, while the crawl runs) with the time its first request left. */
+  crawl(job: CrawlJob, onDeparture?: (at: number) => void): Promise<{ worker: number; outcome: CrawlOutcome }>;
 }
 
 export interface DispatcherDeps {
@@ -179,13 +180,16 @@ export class Dispatcher {
       const skipHosts = new Set([...gate.busyHosts(now), ...waiting]);
       let offered = 0;
       const admitted: ClaimCandidate[] = [];
+      const reportDeparture = new Set<number>();
       const denied = new Map<string, number[]>();
       const admit = (candidate: ClaimCandidate): boolean => {
         offered++;
         if (waiting.has(candidate.host)) return false;
         const admission = gate.admit(candidate, now);
-        if (admission.verdict === "admit") admitted.push(candidate);
-        else if (admission.verdict === "wait") waiting.add(candidate.host);
+        if (admission.verdict === "admit") {
+          admitted.push(candidate);
+          if (admission.reportDeparture) reportDeparture.add(candidate.id);
+        } else if (admission.verdict === "wait") waiting.add(candidate.host);
         else denied.set(admission.reason, [...(denied.get(admission.reason) ?? []), candidate.id]);
         return admission.verdict === "admit";
       };
@@ -195,22 +199,28 @@ export class Dispatcher {
       } finally {
         // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
         const claimedIds = new Set(claimed.map((c) => c.task.id));
-        for (const candidate of admitted) if (!claimedIds.has(candidate.id)) gate.release(candidate.host);
+        for (const candidate of admitted) if (!claimedIds.has(candidate.id)) gate.release(candidate.host, Date.now(), candidate.id);
       }
-      for (const task of claimed) this.#run(task);
+      for (const task of claimed) this.#run(task, reportDeparture.has(task.task.id));
       for (const [reason, ids] of denied) await lifecycle.reject(ids, { code: "ROBOTS_DISALLOWED", message: reason });
       if (offered === 0) return this.#sleepUntilRunnable(now);
       // Nothing claimed: the hosts that made tasks wait are now skipped, so the next claim reaches others.
     }
   }
 
-  #run(claimed: ClaimedTask): void {
+  #run(claimed: ClaimedTask, reportDeparture: boolean): void {
     const { task, options } = claimed;
     this.#running.set(task.id, claimed);
+    // A delayed host waits for this request to leave; once it has, the host's next opening is known.
+    const onDeparture = reportDeparture
+      ? (at: number) => {
+          if (this.#deps.gate.departed(task.id, at)) this.wake();
+        }
+      : undefined;
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     // With respectRobots, robots.txt also rules every redirect hop: the worker asks the gate before following one.
     this.#deps.pool
-      .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots })
+      .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots }, onDeparture)
       .then(
         ({ worker, outcome }): AttemptOutcome => {
           this.#heard(task.host, task.attempts, outcome);
@@ -327,7 +337,7 @@ export class Dispatcher {
     if (!claimed) return;
     this.#running.delete(id);
     this.#saveTries.delete(id);
-    this.#deps.gate.release(claimed.task.host);
+    this.#deps.gate.release(claimed.task.host, Date.now(), id);
     if (this.#running.size === 0) this.#idle?.();
     this.wake();
   }

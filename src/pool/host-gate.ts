@@ -43,12 +43,28 @@ export interface HostGateOptions {
   now?: () => number;
 }
 
-/** Admit: start it now. Wait: its host is busy, delayed or its robots.txt is loading. Deny: robots.txt forbids it. */
-export type Admission = { verdict: "admit" } | { verdict: "wait" } | { verdict: "deny"; reason: string };
+/**
+ * Admit: start it now; with `reportDeparture`, its host has a delay, counted from when this task's request
+ * leaves: report that time with `departed`. Wait: its host is busy, delayed, awaiting a departure, or its
+ * robots.txt is loading. Deny: robots.txt forbids it.
+ */
+export type Admission = { verdict: "admit"; reportDeparture: boolean } | { verdict: "wait" } | { verdict: "deny"; reason: string };
 
 interface HostState {
   active: number;
   nextStartAt: number;
+  /**
+   * The task admitted last on this host, while it has a delay, until its request leaves (`departed`) or it
+   * ends (`release`): no other task starts on the host meanwhile, since the delay counts from that departure.
+   */
+  departing: Departing | null;
+}
+
+interface Departing {
+  taskId: number;
+  /** The `now` of its admission: a departure reported with an earlier time is an earlier attempt's. */
+  admittedAt: number;
+  delayMs: number;
 }
 
 /** A host that answered 429 or 503: held back until `until` (after a Retry-After, then one request at a time) until it recovers. */
@@ -82,8 +98,11 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
 
 /**
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
- * at most N requests in flight per host, a minimum delay between starts on one host (the larger of the
- * submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
+ * at most N requests in flight per host, a minimum delay between requests leaving for one host (the larger
+ * of the submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
+ * The delay counts from when the request actually leaves a pool thread (`departed`), not from the admission:
+ * a thread may send one request late and the next on time. Until the departure of the task admitted last on a
+ * delayed host is known, the host takes no other task.
  * A host that answers 429 or 503 is backed off on its own (see {@link HostGate.throttled}); others go on.
  * Holds state only for hosts with work in flight, a pending delay or a backoff, plus a bounded robots cache
  * and the robots.txt fetches in flight.
@@ -91,6 +110,8 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
 export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
+  // Task id → host, for the tasks whose departure a delayed host waits for.
+  readonly #departing = new Map<number, string>();
   readonly #backoff = new Map<string, HostBackoff>();
   readonly #backoffBaseMs: number;
   readonly #backoffMaxMs: number;
@@ -113,12 +134,13 @@ export class HostGate {
   busyHosts(now: number): string[] {
     const busy: string[] = [];
     for (const [host, state] of this.#hosts) {
-      if (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now) busy.push(host);
+      if (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now || state.departing !== null) busy.push(host);
       else if (state.active === 0) this.#hosts.delete(host);
     }
     for (const [host, backoff] of this.#backoff) {
       const state = this.#hosts.get(host);
-      const listed = state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now);
+      const listed =
+        state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now || state.departing !== null);
       // Held back, or probing (one at a time) with its one request out.
       if (backoff.until > now || (backoff.probing && (state?.active ?? 0) >= 1)) {
         if (!listed) busy.push(host);
@@ -130,18 +152,25 @@ export class HostGate {
     return busy;
   }
 
-  /** Earliest time a delayed host opens again, or null. */
+  /**
+   * Earliest time a delayed host opens again, or null. A host awaiting a departure has no such time yet: the
+   * caller hears of the departure (see `departed`) and asks again.
+   */
   nextOpening(now: number): number | null {
     let next: number | null = null;
     const opening = (at: number) => {
       if (at > now && (next === null || at < next)) next = at;
     };
-    for (const state of this.#hosts.values()) opening(state.nextStartAt);
+    for (const state of this.#hosts.values()) if (state.departing === null) opening(state.nextStartAt);
     for (const backoff of this.#backoff.values()) opening(backoff.until);
     return next;
   }
 
-  /** Decides for one task; on "admit" a slot on its host is taken (give it back with `release`). */
+  /**
+   * Decides for one task; on "admit" a slot on its host is taken (give it back with `release`, with the task's
+   * id). When its host has a delay, the admission says so (`reportDeparture`) and the host takes no other task
+   * until `departed` or `release` tells when this one's request left or that it ended.
+   */
   admit(task: ClaimCandidate, now: number): Admission {
     let crawlDelayMs = 0;
     if (task.options.respectRobots) {
@@ -152,15 +181,36 @@ export class HostGate {
     }
     const backoff = this.#backoff.get(task.host);
     if (backoff !== undefined && backoff.until > now) return { verdict: "wait" };
-    const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0 };
+    const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0, departing: null };
     // A host probed after a Retry-After gets one request at a time: its answer says whether it is ready for more.
     const limit = backoff?.probing ? 1 : Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
-    if (state.active >= limit || state.nextStartAt > now) return { verdict: "wait" };
+    if (state.active >= limit || state.nextStartAt > now || state.departing !== null) return { verdict: "wait" };
     state.active++;
-    const delay = Math.max(task.options.hostDelayMs, crawlDelayMs);
-    if (delay > 0) state.nextStartAt = now + delay;
+    const delayMs = Math.max(task.options.hostDelayMs, crawlDelayMs);
+    if (delayMs > 0) {
+      state.departing = { taskId: task.id, admittedAt: now, delayMs };
+      this.#departing.set(task.id, task.host);
+    }
     this.#hosts.set(task.host, state);
-    return { verdict: "admit" };
+    return { verdict: "admit", reportDeparture: delayMs > 0 };
+  }
+
+  /**
+   * The request of task `taskId` (admitted with `reportDeparture`) left at `at` (the pool thread's Date.now(),
+   * this gate's clock): its host opens at `at` + its delay. True when that ended a wait on the host; false for
+   * a departure no longer awaited (its task already ended: `release` then counted the delay from the end,
+   * which is later) or one older than the admission (an earlier attempt's).
+   */
+  departed(taskId: number, at: number): boolean {
+    const host = this.#departing.get(taskId);
+    const state = host === undefined ? undefined : this.#hosts.get(host);
+    const departing = state?.departing;
+    if (state === undefined || departing === undefined || departing === null || departing.taskId !== taskId) return false;
+    if (at < departing.admittedAt) return false;
+    this.#departing.delete(taskId);
+    state.departing = null;
+    state.nextStartAt = Math.max(state.nextStartAt, at + departing.delayMs);
+    return true;
   }
 
   /**
@@ -229,12 +279,23 @@ export class HostGate {
     return robots.isAllowed(url) ? null : { code: "ROBOTS_DISALLOWED", message: robots.note, retryable: false };
   }
 
-  /** Gives back the slot `admit` took; a host with nothing in flight and no pending delay is forgotten. */
-  release(host: string, now: number = this.#now()): void {
+  /**
+   * Gives back the slot `admit` took for task `taskId`; a host with nothing in flight and no pending delay is
+   * forgotten. A task whose departure its host still awaits ended without one being heard (it failed before
+   * its request: the SSRF guard, DNS, a refused connection; or it was never handed over): its host's delay
+   * counts from now, so the wait for a departure always ends with its task.
+   */
+  release(host: string, now: number = this.#now(), taskId?: number): void {
     const state = this.#hosts.get(host);
     if (!state) return;
     state.active = Math.max(0, state.active - 1);
-    if (state.active === 0 && state.nextStartAt <= now) this.#hosts.delete(host);
+    const departing = state.departing;
+    if (departing !== null && departing.taskId === taskId) {
+      this.#departing.delete(taskId);
+      state.departing = null;
+      state.nextStartAt = Math.max(state.nextStartAt, now + departing.delayMs);
+    }
+    if (state.active === 0 && state.nextStartAt <= now && state.departing === null) this.#hosts.delete(host);
   }
 
   #robotsFor(origin: string, now: number): RobotsEntry {

@@ -7,7 +7,9 @@ import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
 import { boundCrawlOutcome, boundRobotsOutcome, crawlPage, fetchRobots, type RedirectCheck } from "../crawler/index.js";
 import type { CrawlFailure } from "../crawler/types.js";
 import {
+  DEPARTURE_CHANNEL,
   REDIRECT_CHECK_CHANNEL,
+  type Departure,
   type RedirectAnswer,
   type RedirectQuestion,
   type WorkerJob,
@@ -30,6 +32,10 @@ redirectChecks.onmessage = (event) => {
   resolve(failure);
 };
 
+// Only posted on (a crawl whose host has a delay); a thread hears no departures.
+const departures = new BroadcastChannel(DEPARTURE_CHANNEL);
+departures.unref();
+
 /** Asks the main thread's host gate whether a redirect hop may be fetched. */
 const askMainThread: RedirectCheck = (url) =>
   new Promise((resolve) => {
@@ -45,6 +51,9 @@ const askMainThread: RedirectCheck = (url) =>
  */
 export default async function run(job: WorkerJob): Promise<WorkerReply> {
   if (job.kind === "robots") return { worker: threadId, robots: boundRobotsOutcome(await fetchRobots(job.origin, policy)) };
-  const outcome = await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined);
+  const { departure } = job;
+  // Date.now() is taken once the request is written: the main thread's gate counts its host's delay from then.
+  const onDeparture = departure === undefined ? undefined : () => departures.postMessage({ id: departure, at: Date.now() } satisfies Departure);
+  const outcome = await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined, onDeparture);
   return { worker: threadId, outcome: boundCrawlOutcome(outcome) };
 }

@@ -16,8 +16,23 @@ export interface CrawlJob {
   respectRobots: boolean;
 }
 
-/** One unit of pool work; plain data (structured-cloned to the thread). */
-export type WorkerJob = ({ kind: "crawl" } & CrawlJob) | { kind: "robots"; origin: string };
+/**
+ * One unit of pool work; plain data (structured-cloned to the thread). A crawl with `departure` (its host has
+ * a delay) posts a {@link Departure} under that id once its first request has left.
+ */
+export type WorkerJob = ({ kind: "crawl"; departure?: number } & CrawlJob) | { kind: "robots"; origin: string };
+
+/**
+ * The BroadcastChannel on which a worker tells the main thread when the first request of a crawl whose host
+ * has a delay has left: the host gate counts the delay from then. Only such crawls post (one message each).
+ */
+export const DEPARTURE_CHANNEL = "crawlq:departure";
+
+/** Worker → main thread: the crawl of job `id` (WorkerJob's `departure`, unique in the process) wrote its request at `at` (Date.now()). */
+export interface Departure {
+  id: number;
+  at: number;
+}
 
 /**
  * The BroadcastChannel on which a worker asks the main thread, before following a redirect, whether the

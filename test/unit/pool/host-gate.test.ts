@@ -103,12 +103,13 @@ describe("HostGate: requests in flight per host", () => {
 
   it("releases by the injected clock when no time is given", () => {
     const env = gateWith();
-    expect(env.gate.admit(task("http://a.example/1", { hostDelayMs: 200 }), T0).verdict).toBe("admit");
+    const first = task("http://a.example/1", { hostDelayMs: 200 });
+    expect(env.gate.admit(first, T0).verdict).toBe("admit");
     env.clock.now = T0 + 100;
-    env.gate.release("a.example");
-    // Still within its delay at the clock's time: the host is remembered, and busy until T0 + 200.
+    env.gate.release("a.example", undefined, first.id);
+    // It ended without a departure heard: the delay counts from the clock's time, so busy until T0 + 300.
     expect(env.gate.busyHosts(T0 + 150)).toEqual(["a.example"]);
-    expect(env.gate.nextOpening(T0 + 150)).toBe(T0 + 200);
+    expect(env.gate.nextOpening(T0 + 150)).toBe(T0 + 300);
   });
 
   it("ignores a release for a host it does not know, and never counts below zero", () => {
@@ -123,22 +124,92 @@ describe("HostGate: requests in flight per host", () => {
 });
 
 describe("HostGate: delay between starts on one host", () => {
-  it("spaces starts by the task's hostDelayMs and reports when the host opens", () => {
+  it("spaces departures by the task's hostDelayMs and reports when the host opens", () => {
     const { gate } = gateWith();
-    expect(gate.admit(task("http://a.example/1", { hostDelayMs: 200 }), T0).verdict).toBe("admit");
-    gate.release("a.example", T0 + 50);
-    expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 199).verdict).toBe("wait");
-    expect(gate.busyHosts(T0 + 199)).toEqual(["a.example"]);
-    expect(gate.nextOpening(T0 + 10)).toBe(T0 + 200);
-    expect(gate.admit(task("http://b.example/1"), T0 + 10).verdict).toBe("admit");
-    expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 200).verdict).toBe("admit");
-    expect(gate.nextOpening(T0 + 200)).toBe(T0 + 400);
+    const first = task("http://a.example/1", { hostDelayMs: 200 });
+    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", reportDeparture: true });
+    expect(gate.departed(first.id, T0 + 30)).toBe(true);
+    gate.release("a.example", T0 + 50, first.id);
+    expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 229).verdict).toBe("wait");
+    expect(gate.busyHosts(T0 + 229)).toEqual(["a.example"]);
+    expect(gate.nextOpening(T0 + 10)).toBe(T0 + 230);
+    expect(gate.admit(task("http://b.example/1"), T0 + 10)).toEqual({ verdict: "admit", reportDeparture: false });
+    const second = task("http://a.example/2", { hostDelayMs: 200 });
+    expect(gate.admit(second, T0 + 230).verdict).toBe("admit");
+    gate.departed(second.id, T0 + 240);
+    expect(gate.nextOpening(T0 + 240)).toBe(T0 + 440);
   });
 
   it("has no opening to report when no host is delayed", () => {
     const { gate } = gateWith();
     gate.admit(task("http://a.example/1"), T0);
     expect(gate.nextOpening(T0)).toBeNull();
+  });
+});
+
+describe("HostGate: the delay counts from the request's departure", () => {
+  const delayed = (n: number) => task(`http://a.example/${n}`, { hostDelayMs: 100 });
+
+  it("keeps a delayed host closed until its task's departure is reported, then opens it at departure + delay", () => {
+    const { gate } = gateWith();
+    const first = delayed(1);
+    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", reportDeparture: true });
+    // Long after the delay from the admission, and with room under the host's limit: still waiting.
+    expect(gate.admit(delayed(2), T0 + 500).verdict).toBe("wait");
+    expect(gate.busyHosts(T0 + 500)).toEqual(["a.example"]);
+    expect(gate.nextOpening(T0 + 500)).toBeNull();
+    expect(gate.departed(first.id, T0 + 600)).toBe(true);
+    expect(gate.admit(delayed(2), T0 + 699).verdict).toBe("wait");
+    expect(gate.nextOpening(T0 + 600)).toBe(T0 + 700);
+    expect(gate.admit(delayed(2), T0 + 700).verdict).toBe("admit");
+  });
+
+  it("reopens the host after the delay from the end of a task that ended without departing", () => {
+    const { gate } = gateWith();
+    const first = delayed(1);
+    gate.admit(first, T0);
+    // Refused before its request (SSRF guard, DNS, a refused connection): no departure, then its end.
+    gate.release("a.example", T0 + 40, first.id);
+    expect(gate.busyHosts(T0 + 139)).toEqual(["a.example"]);
+    expect(gate.nextOpening(T0 + 40)).toBe(T0 + 140);
+    // A departure heard after its task's end changes nothing: the end came later.
+    expect(gate.departed(first.id, T0 + 30)).toBe(false);
+    expect(gate.nextOpening(T0 + 40)).toBe(T0 + 140);
+    expect(gate.admit(delayed(2), T0 + 140).verdict).toBe("admit");
+  });
+
+  it("ignores a departure dated before the task's admission (an earlier attempt's)", () => {
+    const { gate } = gateWith();
+    const first = delayed(1);
+    gate.admit(first, T0);
+    expect(gate.departed(first.id, T0 - 5)).toBe(false);
+    expect(gate.busyHosts(T0 + 1000)).toEqual(["a.example"]);
+    expect(gate.departed(first.id, T0 + 5)).toBe(true);
+    expect(gate.nextOpening(T0 + 5)).toBe(T0 + 105);
+  });
+
+  it("keeps waiting for the departure when another task on the host ends", () => {
+    const { gate } = gateWith();
+    const [first, second] = [delayed(1), delayed(2)];
+    gate.admit(first, T0);
+    gate.departed(first.id, T0 + 10);
+    expect(gate.admit(second, T0 + 110).verdict).toBe("admit");
+    gate.release("a.example", T0 + 120, first.id);
+    expect(gate.busyHosts(T0 + 1000)).toEqual(["a.example"]);
+    expect(gate.nextOpening(T0 + 1000)).toBeNull();
+    gate.release("a.example", T0 + 1000, second.id);
+    expect(gate.nextOpening(T0 + 1000)).toBe(T0 + 1100);
+  });
+
+  it("never makes a host without a delay wait for departures", () => {
+    const { gate } = gateWith();
+    const tasks = [1, 2, 3].map((n) => task(`http://a.example/${n}`));
+    expect(tasks.map((t) => gate.admit(t, T0))).toEqual(Array(3).fill({ verdict: "admit", reportDeparture: false }));
+    expect(gate.busyHosts(T0)).toEqual([]);
+    expect(gate.nextOpening(T0)).toBeNull();
+    expect(gate.departed(tasks[0]!.id, T0)).toBe(false);
+    for (const t of tasks) gate.release("a.example", T0, t.id);
+    expect(gate.admit(task("http://a.example/4"), T0).verdict).toBe("admit");
   });
 });
 
@@ -188,11 +259,15 @@ describe("HostGate: robots.txt", () => {
 
   it("honours Crawl-delay, and the larger of it and the task's hostDelayMs", async () => {
     const env = gateWith({}, { [origin]: found("User-agent: *\nCrawl-delay: 2\n") });
-    expect((await decide(env, robotsTask(`${origin}/1`))).verdict).toBe("admit");
-    env.gate.release("site.example", T0 + 50);
+    const first = robotsTask(`${origin}/1`);
+    expect(await decide(env, first)).toEqual({ verdict: "admit", reportDeparture: true });
+    env.gate.departed(first.id, T0);
+    env.gate.release("site.example", T0 + 50, first.id);
     expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 1999).verdict).toBe("wait");
     expect(env.gate.nextOpening(T0)).toBe(T0 + 2000);
-    expect(env.gate.admit(robotsTask(`${origin}/2`, { hostDelayMs: 5000 }), T0 + 2000).verdict).toBe("admit");
+    const second = robotsTask(`${origin}/2`, { hostDelayMs: 5000 });
+    expect(env.gate.admit(second, T0 + 2000).verdict).toBe("admit");
+    env.gate.departed(second.id, T0 + 2000);
     expect(env.gate.nextOpening(T0 + 2000)).toBe(T0 + 7000);
   });
 
