@@ -109,26 +109,21 @@ export function onHost(site: FixtureSite, hostname: string, path: string): strin
 }
 
 /**
- * The service spaces the *dispatch* of requests to one host; what reaches the fixture also carries the
- * dispatch latency (a database write, a message to a worker thread, that thread's event loop), which
- * varies from request to request, by tens of ms on a loaded machine. One late request shortens the gap
- * after it and lengthens the one before, so the span of a run cannot lose more than one such jitter. The
- * first request to a host is the latest (a new connection, often a thread's first task): CI saw the first
- * gap at 58 ms of 100 with every later one at 100.
+ * How much shorter than the delay a gap between two arrivals at the fixture may look. The service counts a
+ * host's delay from when each request was written to its connection (the pool thread reports it), so what is
+ * left is the loopback fixture's side: the time from that write to the fixture's handler noting the arrival
+ * (its event loop, in the test process, may be a few ms late for one request and on time for the next), and
+ * the millisecond rounding of the departure time.
  */
-export const DISPATCH_JITTER_MS = 60;
+export const ARRIVAL_JITTER_MS = 10;
 
 /**
- * Asserts that request arrivals are spaced by `delayMs`: the whole run took at least (n-1)·delayMs (less
- * one jitter), and no single gap is below a quarter of the delay. A missing or skipped delay shows as a gap
- * of a few ms; a late request after a prompt one, on a loaded machine, as up to tens of ms less than the
- * delay (CI saw 42 and 47 ms for 100 ms, the run's span still above (n-1)·delay less one jitter).
+ * Asserts that request arrivals are spaced by `delayMs`: every gap at least the delay, less the fixture's
+ * arrival jitter. A missing or skipped delay shows as a gap of a few ms.
  */
 export function expectSpacing(records: readonly RequestRecord[], delayMs: number, label = ""): void {
   const gaps = startGaps(records);
   const shown = `${label} gaps ${gaps.map(Math.round).join(", ")} ms`;
   expect(gaps.length, shown).toBeGreaterThan(0);
-  const span = gaps.reduce((a, b) => a + b, 0);
-  expect(span, shown).toBeGreaterThanOrEqual(gaps.length * delayMs - DISPATCH_JITTER_MS);
-  for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs / 4);
+  for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs - ARRIVAL_JITTER_MS);
 }
