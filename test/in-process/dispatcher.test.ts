@@ -162,6 +162,42 @@ describe("Dispatcher", () => {
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(hostDelayMs);
   });
 
+  it("spaces the requests leaving for a host by hostDelayMs from their departures, however late a worker sends them", async () => {
+    const hostDelayMs = 30;
+    const h = await harness();
+    // Every other crawl leaves 50 ms after it is handed over, the others at once. Counted from the admissions
+    // (as before), a late one and the prompt one after it would leave 10 ms apart, in reverse order.
+    h.pool.departureDelayMs = (job) => (job.taskId % 2 === 0 ? 50 : 0);
+    const delayed = await h.submit(urlsOn("a.example", 5), { hostDelayMs, perHostConcurrency: 4 });
+    const prompt = await h.submit(urlsOn("b.example", 3));
+    await h.dispatcher.start();
+    await within(WAIT_MS, "every completion", Promise.all([delayed.done.until(5), prompt.done.until(3)]));
+    const departures = h.pool.departures.filter((d) => d.host === "a.example");
+    expect(departures.map((d) => d.taskId).sort((a, b) => a - b)).toEqual(delayed.tasks.map((t) => t.id));
+    for (const [i, departure] of departures.entries()) {
+      if (i === 0) continue;
+      const previous = departures[i - 1]!;
+      expect(departure.at - previous.at, JSON.stringify(departures)).toBeGreaterThanOrEqual(hostDelayMs);
+      // Not even handed over before the previous request had left, plus the delay.
+      expect(departure.handedOverAt - previous.at, JSON.stringify(departures)).toBeGreaterThanOrEqual(hostDelayMs);
+    }
+    // A host without a delay costs no departure report.
+    expect(h.pool.reporting.sort((a, b) => a - b)).toEqual(delayed.tasks.map((t) => t.id));
+  });
+
+  it("reopens a delayed host after the delay from the end of a crawl that never reported leaving", async () => {
+    const hostDelayMs = 30;
+    const h = await harness();
+    // Refused before any request (the SSRF guard): no departure comes; the host must not stay closed.
+    h.pool.answer = () => ({ ok: false, error: { code: "BLOCKED_ADDRESS", message: "private address", retryable: false, beforeRequest: true } });
+    h.pool.departureDelayMs = () => Number.POSITIVE_INFINITY;
+    const sub = await h.submit(urlsOn("a.example", 3), { hostDelayMs, perHostConcurrency: 4, maxRetries: 0 });
+    await h.dispatcher.start();
+    await within(WAIT_MS, "3 completions", sub.done.until(3));
+    for (const row of await h.read(sub.tasks)) expect(row).toMatchObject({ status: "FAILED", error: { code: "BLOCKED_ADDRESS" } });
+    expect(h.pool.departures).toEqual([]);
+  });
+
   it("retries a retryable failure after a backoff, then FAILED once maxRetries are used", async () => {
     const h = await harness();
     h.pool.answer = () => ({ ok: false, error: { code: "HTTP_STATUS", message: "HTTP 503", retryable: true, httpStatus: 503 } });

@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import type { CrawlOutcome } from "../../src/crawler/types.js";
 import type { CrawlRunner } from "../../src/pool/dispatcher.js";
 import type { CompletionBus } from "../../src/tasks/completion-bus.js";
@@ -42,13 +42,26 @@ export const pageFor = (url: string): CrawlOutcome => ({
   page: { httpStatus: 200, finalUrl: url, contentType: "text/html", contentLength: 42, title: `Title of ${url}`, linkCount: 3, fetchMs: 2, parseMs: 1 },
 });
 
+/** A crawl that was asked to report its departure: when it was handed over, and when it reported leaving. */
+export interface StandInDeparture {
+  taskId: number;
+  host: string;
+  handedOverAt: number;
+  at: number;
+}
+
 /**
  * The pool, stood in for: every crawl is recorded and counted per host while it is in the pool. A crawl
- * takes one turn of the event loop and then answers with `answer(job, attempt)` (attempt: 1 for the
- * task's first crawl); while holding, crawls wait until released.
+ * asked for its departure reports it `departureDelayMs(job)` after it is handed over (at once by default, as
+ * a prompt pool thread would; never for Infinity); then it takes one turn of the event loop and answers with
+ * `answer(job, attempt)` (attempt: 1 for the task's first crawl); while holding, crawls wait until released.
  */
 export class StandInPool implements CrawlRunner {
   readonly jobs: CrawlJob[] = [];
+  readonly departures: StandInDeparture[] = [];
+  /** Task ids of the crawls handed over with a departure to report. */
+  readonly reporting: number[] = [];
+  departureDelayMs: (job: CrawlJob) => number = () => 0;
   readonly maxActive = new Map<string, number>();
   maxActiveTotal = 0;
   answer: (job: CrawlJob, attempt: number) => StandInReply;
@@ -62,7 +75,8 @@ export class StandInPool implements CrawlRunner {
     this.answer = answer;
   }
 
-  async crawl(job: CrawlJob): Promise<{ worker: number; outcome: CrawlOutcome }> {
+  async crawl(job: CrawlJob, onDeparture?: (at: number) => void): Promise<{ worker: number; outcome: CrawlOutcome }> {
+    const handedOverAt = Date.now();
     this.jobs.push(job);
     const attempt = this.crawlsOf(job.taskId);
     const host = new URL(job.url).hostname;
@@ -72,6 +86,17 @@ export class StandInPool implements CrawlRunner {
     this.maxActiveTotal = Math.max(++this.#activeTotal, this.maxActiveTotal);
     this.#changed();
     try {
+      if (onDeparture !== undefined) {
+        this.reporting.push(job.taskId);
+        // Infinity: the crawl fails before its request, so it never reports leaving.
+        const lateMs = this.departureDelayMs(job);
+        if (Number.isFinite(lateMs)) {
+          if (lateMs > 0) await sleep(lateMs);
+          const at = Date.now();
+          this.departures.push({ taskId: job.taskId, host, handedOverAt, at });
+          onDeparture(at);
+        }
+      }
       if (this.#holding) await new Promise<void>((go) => this.#held.push({ taskId: job.taskId, go }));
       else await nextTurn();
       const reply = this.answer(job, attempt);
