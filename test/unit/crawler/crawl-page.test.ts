@@ -149,6 +149,30 @@ describe("crawlPage redirects", () => {
   });
 });
 
+describe("crawlPage departure", () => {
+  it("reports once, after the first request is written and before the site handles it, not again for redirect hops", async () => {
+    const reported: number[] = [];
+    const result = page(await crawlPage(site.url("/redirect/3"), testPolicy(), undefined, () => reported.push(performance.now())));
+    expect(result.finalUrl).toBe(site.url("/page/1"));
+    expect(reported).toHaveLength(1);
+    const [first] = [...site.requestLog].sort((a, b) => a.start - b.start);
+    expect(first?.path).toBe("/redirect/3");
+    // The fixture runs on this thread: its handler is a later task than the microtask that reports.
+    expect(reported[0]).toBeLessThanOrEqual(first!.start);
+  });
+
+  it("reports nothing for a request that never left: a refused connection, an address the SSRF guard blocks", async () => {
+    const reported: string[] = [];
+    const port = await unusedPort();
+    expect(failure(await crawlPage(`http://127.0.0.1:${port}/`, testPolicy(), undefined, () => reported.push("refused"))).code).toBe("CONNECT");
+    const guarded = testPolicy({ allowPrivate: false, resolve: { "www.public-site.test": "127.0.0.1" } });
+    const blocked = await crawlPage(`http://www.public-site.test:${site.port}/page/1`, guarded, undefined, () => reported.push("blocked"));
+    expect(failure(blocked).code).toBe("BLOCKED_ADDRESS");
+    expect(reported).toEqual([]);
+    expect(site.requestCount()).toBe(0);
+  });
+});
+
 describe("crawlPage schemes", () => {
   it.each(["ftp://127.0.0.1/file", "file:///etc/passwd", "javascript:alert(1)", "not a url"])(
     "refuses %s with UNSUPPORTED_SCHEME",
