@@ -5,13 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedPage, startFixtureSite, type FixtureSite } from "../../../testkit/fixture-site.js";
+import { TEST_BACKENDS } from "../../helpers/backends.js";
 import { closedPort, expectSpacing, onHost, requestsTo, startCrawlq, type Crawlq } from "./harness.js";
 
 const NAMES = [
   "deny.example",
   "agent.example",
   "once.example",
-  "delay.example",
+  "delay-sqlite.example",
+  "delay-postgresql.example",
   "missing.example",
   "down.example",
   "refused.example",
@@ -36,6 +38,29 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await site?.close();
+});
+
+// On both backends: the claim counts the delay too (PostgreSQL in its statement), the gate from departures.
+describe.each(TEST_BACKENDS)("Crawl-delay ($name)", (backend) => {
+  const host = `delay-${backend.name.toLowerCase()}.example`;
+  let crawlq: Crawlq;
+
+  beforeAll(async () => {
+    crawlq = await startCrawlq(ENV, backend);
+  });
+
+  afterAll(async () => {
+    await crawlq?.stop();
+  });
+
+  it("honours Crawl-delay between requests leaving for the host", async () => {
+    site.setRobots("User-agent: *\nCrawl-delay: 0.15\n", 200, host);
+    const done = await crawlq.crawl(Array.from({ length: 5 }, (_, n) => url(host, `/page/${n}`)));
+    expect(done.every((t) => t.status === "SUCCEEDED")).toBe(true);
+    const pages = requestsTo(site, host, "/page/");
+    expect(pages).toHaveLength(5);
+    expectSpacing(pages, 150, host);
+  });
 });
 
 describe("robots.txt respected (the default)", () => {
@@ -75,15 +100,6 @@ describe("robots.txt respected (the default)", () => {
     expect(done.every((t) => t.status === "SUCCEEDED")).toBe(true);
     expect(robotsRequests("once.example")).toHaveLength(1);
     expect(requestsTo(site, "once.example", "/page/")).toHaveLength(25);
-  });
-
-  it("honours Crawl-delay between request starts on the host", async () => {
-    site.setRobots("User-agent: *\nCrawl-delay: 0.15\n", 200, "delay.example");
-    const done = await crawlq.crawl(Array.from({ length: 5 }, (_, n) => url("delay.example", `/page/${n}`)));
-    expect(done.every((t) => t.status === "SUCCEEDED")).toBe(true);
-    const pages = requestsTo(site, "delay.example", "/page/");
-    expect(pages).toHaveLength(5);
-    expectSpacing(pages, 150, "delay.example");
   });
 
   it("treats a 404 robots.txt as allow-all", async () => {
