@@ -15,6 +15,8 @@
  *                                 politeness and in flight, a service of its own: the small hosts' and the
  *                                 big host's pages/s while the big one's backlog is pending (scenarios/hosts.ts);
  *                                 also on PostgreSQL with `--database postgres`
+ *   million                       1,000,000 PENDING tasks over 10,000 hosts, on each --database
+ *                                 (scenarios/million.ts): rate vs 1,000 pending, pool latency, RSS, restart
  *
  * With `--database postgres` (issue 10), after all of the above on SQLite (the reference, same run): for
  * each `--instances` count, a fresh PostgreSQL database and that many services on it, measuring e2e-0ms,
@@ -44,6 +46,8 @@ import { e2e, warmService } from "./scenarios/e2e.js";
 import { waiters } from "./scenarios/waiters.js";
 import { startBenchService, startCommand } from "./service.js";
 import { clusterRun } from "./scenarios/cluster.js";
+import { adaptiveRows, adaptiveRun, type AdaptiveOptions } from "./scenarios/adaptive.js";
+import { millionRows, millionRun } from "./scenarios/million.js";
 import { DEFAULT_POSTGRES_URL, describeServer } from "./postgres.js";
 import { hosts } from "./scenarios/hosts.js";
 
@@ -64,8 +68,13 @@ const HELP = `npm run bench -- [flags]
   --fixture child|inproc     fixture site in a child process (default) or in this process
   --synchronous FULL|NORMAL  CRAWLQ_SQLITE_SYNCHRONOUS for the service (service default)
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
-  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts (on PostgreSQL: e2e gives
-                             e2e-0ms and notify; backlog, or submit, gives submit; hosts gives hosts)
+  --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts,adaptive,million (on
+                             PostgreSQL: e2e gives e2e-0ms and notify; backlog, or submit, gives submit; hosts,
+                             adaptive and million run on each --database); adaptive and million are not in the
+                             default set
+  --million-tasks N          PENDING tasks of the million run's backlog (1000000)
+  --million-hosts N          host names they are spread over (10000)
+  --million-small N          tasks kept pending for the million run's reference rate (1000)
   --env K=V                  extra service environment (repeatable)
   --node-arg ARG             extra node option for the service process, e.g. --node-arg=--max-semi-space-size=8 (repeatable)
   --service-log FILE          append the service's stdout to FILE
@@ -90,6 +99,9 @@ const { values: flags } = parseArgs({
     submit: { type: "string", default: "10000" },
     waiters: { type: "string", default: "1000" },
     backlog: { type: "string", default: "100000" },
+    "million-tasks": { type: "string", default: "1000000" },
+    "million-hosts": { type: "string", default: "10000" },
+    "million-small": { type: "string", default: "1000" },
     "drain-seconds": { type: "string", default: "12" },
     fixture: { type: "string", default: "child" },
     "waiters-site": { type: "string", default: "0" },
@@ -189,6 +201,18 @@ async function main() {
     ),
   );
 
+  const adaptiveOptions = (run: Run, database: AdaptiveOptions["database"]): AdaptiveOptions => ({
+    settings,
+    fixture: run.fixture,
+    origin0: run.fixture.origins.sites[0]!,
+    originL: run.fixture.origins.sites[settings.latencyMs]!,
+    baseEnv: serviceEnv,
+    database,
+    adminUrl: postgresUrl,
+    nodeArgs: [...flags["node-arg"], ...(settings.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${settings.cpuProf}`] : [])],
+    logFile: flags["service-log"] ?? null,
+    log,
+  });
   // The machine's 1-minute load average, sampled through the run (other sessions share the machine).
   const loadSamples: number[] = [os.loadavg()[0]!];
   const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]!), 5_000);
@@ -260,19 +284,47 @@ async function main() {
       results.backlog = await backlog(run, origin0);
       log(`  peak RSS ${round(results.backlog.rssMb.processPeak)} MB, drain ${round(results.backlog.drain.pagesPerSecond)} pages/s, cpu ${JSON.stringify(results.backlog.drain.cpu)}`);
     }
+    if (settings.only.has("adaptive")) {
+      // Services of its own (default in-flight settings, and the fixed limit of before); the main one idles.
+      results.adaptive = [await adaptiveRun(adaptiveOptions(run, "sqlite"))];
+    }
   } finally {
     const beforeStop = service.memory();
     results.serviceRssAtEndMb = beforeStop;
     await watcher.close().catch(() => {});
     results.serviceExit = await service.stop(60_000);
     rmSync(dbDir, { recursive: true, force: true });
-    if (!postgres) await fixture.close();
   }
-  if (watcher.errors.length > 0) results.subscriptionErrors = watcher.errors.slice(0, 3).map(String);
-  if (postgres) {
-    try {
+  // The fixture serves the million and PostgreSQL runs too (the hosts run starts its own).
+  try {
+    if (settings.only.has("million")) {
+      results.million = [];
+      for (const backend of ["sqlite", "postgres"] as const) {
+        if (!databases.has(backend)) continue;
+        results.million.push(
+          await millionRun({
+            backend,
+            tasks: positive("million-tasks", flags["million-tasks"]),
+            hosts: Math.max(1, positive("million-hosts", flags["million-hosts"])),
+            small: Math.max(2, positive("million-small", flags["million-small"])),
+            warmup: settings.warmup,
+            drainSeconds: settings.drainSeconds,
+            fixture,
+            origin: origin0,
+            baseEnv: serviceEnv,
+            adminUrl: postgresUrl,
+            nodeArgs,
+            logFile: flags["service-log"] ?? null,
+            log,
+          }),
+        );
+      }
+    }
+    if (postgres) {
       results.postgres = [];
-      for (const instances of instanceCounts) {
+      if (settings.only.has("adaptive")) results.adaptive.push(await adaptiveRun({ ...adaptiveOptions(run, "postgres"), loop: results.adaptive[0].loopL }));
+      const clusterScenarios = settings.only.has("e2e") || settings.only.has("backlog") || settings.only.has("submit");
+      for (const instances of clusterScenarios ? instanceCounts : []) {
         log(`postgres: ${instances} instance(s)`);
         results.postgres.push(
           await clusterRun({
@@ -290,10 +342,11 @@ async function main() {
           }),
         );
       }
-    } finally {
-      await fixture.close();
     }
+  } finally {
+    await fixture.close();
   }
+  if (watcher.errors.length > 0) results.subscriptionErrors = watcher.errors.slice(0, 3).map(String);
   if (settings.only.has("hosts")) {
     for (const backend of postgres ? (["sqlite", "postgres"] as const) : (["sqlite"] as const)) {
       results[backend === "sqlite" ? "hosts" : "hostsPostgres"] = await hosts({
@@ -366,6 +419,7 @@ function report(r: Record<string, any>, seconds: number) {
       status(vs >= 0.9),
     ]);
   }
+  for (const a of r.adaptive ?? []) rows.push(...adaptiveRows(a, L));
   for (const p of (r.postgres ?? []) as Array<Record<string, any>>) {
     const shape = `${p.instances} instance${p.instances > 1 ? "s" : ""} × ${p.threadsPerInstance} thread${p.threadsPerInstance > 1 ? "s" : ""}`;
     if (p.e2e0) {
@@ -419,11 +473,13 @@ function report(r: Record<string, any>, seconds: number) {
     ]);
     rows.push([`${label}: per-host limit`, `most page requests in flight at the fixture on one host: ${Math.max(h.perHostMaxConcurrent.big, h.perHostMaxConcurrent.small)}`, `≤ ${h.perHost}`, status(h.perHostMaxConcurrent.hostsOverLimit.length === 0)]);
   }
+  for (const m of (r.million ?? []) as Array<Record<string, any>>) rows.push(...millionRows(m));
   console.log("");
   console.log(formatTable(["figure", "measured", "target", "status"], rows));
   // On PostgreSQL the database's backends are outside the run's processes: their share is taken off.
   const pgPhases = (r.postgres ?? []).map((p: any) => p.e2e0 && { cpu: { otherCoresBusy: round(Math.max(0, p.e2e0.cpu.otherCoresBusy - p.e2e0.postgresCpu.coresBusy), 2) } });
-  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases]
+  const adaptivePhases = (r.adaptive ?? []).flatMap((a: Record<string, any>) => [a.adaptiveL, a.adaptive0, a.fixed0]);
+  const others = [r.baseline0, r.baselineL, r.e2e0, r.e2eL, r.waitersN, r.backlog?.drain, ...pgPhases, ...adaptivePhases]
     .map((x) => x?.cpu?.otherCoresBusy)
     .filter((x): x is number => typeof x === "number");
   const otherLoad = others.length > 0 ? Math.max(...others) : 0;
@@ -460,6 +516,15 @@ function report(r: Record<string, any>, seconds: number) {
       })),
       hosts: r.hosts,
       hostsPostgres: r.hostsPostgres,
+      adaptive: r.adaptive?.map((a: Record<string, any>) => ({
+        database: a.database,
+        loopPagesPerSecond: round(a.loopL.pagesPerSecond),
+        ...Object.fromEntries(
+          (["adaptiveL", "adaptive0", "fixed0"] as const).map((k) => [k, { pagesPerSecond: round(a[k].pagesPerSecond), runs: a[k].runs, limit: a[k].limit, wrong: a[k].wrong }]),
+        ),
+        fixedInFlight: a.fixedInFlight,
+      })),
+      million: r.million,
       loadAverage: r.loadAverage,
       seconds: round(seconds),
     }),

@@ -61,9 +61,11 @@ export async function startBenchService(
   env: Record<string, string>,
   nodeArgs: string[] = [],
   logFile: string | null = null,
+  /** The service's working directory (the project's by default); its `.env` is read, as `npm start` reads one. */
+  cwd: string = projectRoot,
 ): Promise<BenchService> {
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...startCommand()], {
-    cwd: projectRoot,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

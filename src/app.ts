@@ -9,6 +9,7 @@ import type { Logger } from "./logger.js";
 import { CrawlPool } from "./pool/crawl-pool.js";
 import { Dispatcher } from "./pool/dispatcher.js";
 import { HostGate } from "./pool/host-gate.js";
+import { fixedLimit, InFlightController } from "./pool/in-flight-controller.js";
 import type { CompletionBus } from "./tasks/completion-bus.js";
 import { backendFor, type Backends } from "./backends/index.js";
 import { InstanceLease } from "./cluster/instance-lease.js";
@@ -51,11 +52,22 @@ export async function startApp(config: Config, logger: Logger, backends?: Backen
 export async function createApp(config: Config, logger: Logger, backends?: Backends): Promise<App> {
   const { store, bus, keys, instances } = backends ?? (await backendFor(config).open(logger));
   checkExposure(config, await keys.anyActive());
+  // CRAWLQ_MAX_IN_FLIGHT fixes the limit; otherwise it adapts to the machine and the network (see the README).
+  const inFlight = config.pool.inFlight.adaptive
+    ? new InFlightController({
+        ...config.pool.inFlight,
+        onChange: (limit, decision) => {
+          logger.debug({ limit, reasons: decision.reasons, lagMs: decision.lagMs, latencyMs: decision.latencyMs }, "in-flight limit moved");
+          if (decision.change === "up") dispatcher?.wake();
+        },
+      })
+    : fixedLimit(config.pool.maxInFlight);
   // Metrics (CRAWLQ_METRICS): the gauges are read when /metrics is scraped, from what is built below.
   const metrics: Metrics | null = config.metrics
     ? new Metrics({
         countByStatus: () => store.countByStatus(ALL_TASKS),
         inFlight: () => dispatcher?.inFlight ?? 0,
+        inFlightLimit: () => inFlight.limit,
         capacity: config.pool.maxInFlight,
         threads: config.pool.threads,
         openStreams: (): number => service.openStreams,
@@ -80,12 +92,15 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     perHostConcurrency: config.politeness.perHostConcurrency,
     robotsTtlMs: config.politeness.robotsTtlMs,
     robotsRetryMs: config.politeness.robotsRetryMs,
+    // A 429/503 holds its host on the retry policy's scale: Retry-After up to its max delay, else from its base.
+    backoffBaseMs: config.retry.baseDelayMs,
+    backoffMaxMs: config.retry.maxDelayMs,
     userAgent: config.fetch.userAgent,
     fetchRobots: async (origin) => (await pool.robots(origin)).robots,
     onRobotsReady: () => dispatcher?.wake(),
   });
   dispatcher = new Dispatcher(
-    { lifecycle, store, pool, gate, logger },
+    { lifecycle, store, pool, gate, logger, inFlight },
     { maxInFlight: config.pool.maxInFlight, hostCap: config.politeness.perHostConcurrency, retry: config.retry },
   );
   // Registered before the first claim, so that no other instance takes this one's claims for orphans.
@@ -127,6 +142,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       service,
       pool: {
         concurrencyPerThread: pool.concurrencyPerThread,
+        inFlightLimit: () => dispatcher.inFlightLimit,
         instances: async () => {
           const live = await instances.live(Date.now());
           // This instance's load as of now, not as of its last heartbeat.
@@ -170,6 +186,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
   // Another instance submitted, retried, requeued or finished something (a cluster-wide host slot is free).
   const stopWakingOnWork = bus.onWork(() => dispatcher.wake());
   await dispatcher.start();
+  if (inFlight instanceof InFlightController) inFlight.start();
   const listen = async () => {
     const address = await server.listen(config.port, config.host);
     const hostForUrl = address.host.includes(":") ? `[${address.host}]` : address.host;
@@ -185,6 +202,7 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
       // Drains this instance's own tasks and requeues the rest at once; then its lease goes.
       stopWakingOnWork();
       await dispatcher.stop(config.shutdownGraceMs);
+      if (inFlight instanceof InFlightController) inFlight.stop();
       await lease.stop();
       service.closeFeeds();
       // Let completed streams write their last message before the sockets go.

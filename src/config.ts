@@ -5,6 +5,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import { parseAllowList } from "./crawler/address-guard.js";
 import { isLoopbackHost, normaliseOrigin } from "./http/request-guard.js";
+import { availableMemory } from "./pool/in-flight-controller.js";
 import type { ApiLimits } from "./tasks/task-service.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -29,7 +30,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CRAWLQ_THREADS: int(1, 256).default(os.availableParallelism()),
   CRAWLQ_CONCURRENCY_PER_THREAD: int(1, 1024).optional(),
+  /** Set: a fixed in-flight limit. Unset: the limit adapts between CRAWLQ_MIN_IN_FLIGHT and CRAWLQ_MAX_IN_FLIGHT_CEILING. */
   CRAWLQ_MAX_IN_FLIGHT: int(1, 100_000).optional(),
+  CRAWLQ_MIN_IN_FLIGHT: int(1, 100_000).optional(),
+  CRAWLQ_MAX_IN_FLIGHT_CEILING: int(1, 100_000).default(512),
+  /** Bytes the bodies in flight may take (in-flight × CRAWLQ_MAX_BODY_BYTES); default a quarter of the memory. */
+  CRAWLQ_MEMORY_BUDGET_BYTES: int(1).optional(),
   CRAWLQ_ALLOW_PRIVATE: flag.default(false),
   CRAWLQ_ALLOW_LIST: list.default([]),
   CRAWLQ_RESOLVE: list.default([]),
@@ -123,7 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
 }
 
 function toConfig(e: z.infer<typeof envSchema>) {
-  const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32;
+  const inFlight = inFlightSettings(e);
+  // Adaptive: the threads together must be able to run the ceiling, or the pool's queue, not the controller, would limit.
+  const concurrencyPerThread =
+    e.CRAWLQ_CONCURRENCY_PER_THREAD ?? (inFlight.adaptive ? Math.max(32, Math.ceil(inFlight.ceiling / e.CRAWLQ_THREADS)) : 32);
   if (e.CRAWLQ_MAX_RETRIES > e.CRAWLQ_MAX_RETRIES_CEILING) {
     throw new ConfigError("Invalid configuration: CRAWLQ_MAX_RETRIES is above CRAWLQ_MAX_RETRIES_CEILING");
   }
@@ -147,8 +156,9 @@ function toConfig(e: z.infer<typeof envSchema>) {
     pool: {
       threads: e.CRAWLQ_THREADS,
       concurrencyPerThread,
-      /** Tasks the dispatcher keeps in the pool at once; the database holds the rest. */
-      maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? e.CRAWLQ_THREADS * concurrencyPerThread,
+      /** The most tasks the dispatcher keeps in the pool at once (the fixed limit, or the adaptive one's ceiling). */
+      maxInFlight: e.CRAWLQ_MAX_IN_FLIGHT ?? inFlight.ceiling,
+      inFlight: { ...inFlight, initial: inFlight.floor, maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES },
     },
     fetch: {
       timeoutMs: e.CRAWLQ_TASK_TIMEOUT_MS,
@@ -226,6 +236,40 @@ function toConfig(e: z.infer<typeof envSchema>) {
     debugCounters: e.CRAWLQ_DEBUG_COUNTERS,
   };
   return config;
+}
+
+/**
+ * The in-flight limit: fixed (CRAWLQ_MAX_IN_FLIGHT) or adaptive between a floor and a ceiling, the ceiling
+ * never above what the memory budget holds of bodies of CRAWLQ_MAX_BODY_BYTES.
+ */
+function inFlightSettings(e: z.infer<typeof envSchema>) {
+  const memoryBudgetBytes = e.CRAWLQ_MEMORY_BUDGET_BYTES ?? defaultMemoryBudget();
+  const bodies = Math.floor(memoryBudgetBytes / e.CRAWLQ_MAX_BODY_BYTES);
+  const adaptive = e.CRAWLQ_MAX_IN_FLIGHT === undefined;
+  if (adaptive && bodies < 1) {
+    throw new ConfigError("Invalid configuration: CRAWLQ_MEMORY_BUDGET_BYTES holds not even one body of CRAWLQ_MAX_BODY_BYTES");
+  }
+  // A fixed limit is the operator's word, but not past a budget the operator set too.
+  if (!adaptive && e.CRAWLQ_MEMORY_BUDGET_BYTES !== undefined && e.CRAWLQ_MAX_IN_FLIGHT! > bodies) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_MAX_IN_FLIGHT (${e.CRAWLQ_MAX_IN_FLIGHT}) × CRAWLQ_MAX_BODY_BYTES exceeds CRAWLQ_MEMORY_BUDGET_BYTES (${bodies} bodies fit)`,
+    );
+  }
+  const ceiling = Math.max(1, Math.min(e.CRAWLQ_MAX_IN_FLIGHT_CEILING, bodies));
+  if (e.CRAWLQ_MIN_IN_FLIGHT !== undefined && e.CRAWLQ_MIN_IN_FLIGHT > ceiling) {
+    throw new ConfigError(
+      `Invalid configuration: CRAWLQ_MIN_IN_FLIGHT (${e.CRAWLQ_MIN_IN_FLIGHT}) is above the ceiling (${ceiling}: ` +
+        "CRAWLQ_MAX_IN_FLIGHT_CEILING, or CRAWLQ_MEMORY_BUDGET_BYTES / CRAWLQ_MAX_BODY_BYTES when smaller)",
+    );
+  }
+  // The default floor is the fixed limit of before (threads × concurrency per thread): adapting only adds to it.
+  const floor = Math.min(ceiling, e.CRAWLQ_MIN_IN_FLIGHT ?? e.CRAWLQ_THREADS * (e.CRAWLQ_CONCURRENCY_PER_THREAD ?? 32));
+  return { adaptive, floor, ceiling, memoryBudgetBytes };
+}
+
+/** A quarter of the memory this process may use: its cgroup limit when it has one, else the machine's. */
+function defaultMemoryBudget(): number {
+  return Math.floor(availableMemory() / 4);
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Run } from "../run.js";
 
 /** A bare fetch loop: `concurrency` loops, each fetching, reading the whole body and counting `<a`. */
-async function fetchLoop(origin: string, from: number, count: number, concurrency: number) {
+export async function fetchLoop(origin: string, from: number, count: number, concurrency: number) {
   let next = from;
   const end = from + count;
   let bad = 0;

@@ -28,7 +28,13 @@ const agents = new LRUCache<string, GuardedAgent>({
 
 /** The shared agent for this policy's connection settings, created on first use. */
 export function guardedAgentFor(policy: FetchPolicy): GuardedAgent {
-  const key = JSON.stringify([policy.connectTimeoutMs, policy.allowPrivate, policy.allowList, policy.resolve]);
+  // A pool thread passes the same policy object to every crawl: its key is made once, not per request
+  // (with thousands of CRAWLQ_RESOLVE entries the key is hundreds of kilobytes).
+  let key = keyOfPolicy.get(policy);
+  if (key === undefined) {
+    key = JSON.stringify([policy.connectTimeoutMs, policy.allowPrivate, policy.allowList, policy.resolve]);
+    keyOfPolicy.set(policy, key);
+  }
   let entry = agents.get(key);
   if (entry === undefined) {
     entry = createGuardedAgent(policy);
@@ -36,6 +42,8 @@ export function guardedAgentFor(policy: FetchPolicy): GuardedAgent {
   }
   return entry;
 }
+
+const keyOfPolicy = new WeakMap<FetchPolicy, string>();
 
 /**
  * Closes every shared agent, letting requests in flight finish. For tests: a pool thread never calls it,

@@ -8,6 +8,8 @@ export interface GraphQLContext {
   service: TaskService;
   pool: {
     concurrencyPerThread: number;
+    /** This instance's in-flight limit now (adaptive, or CRAWLQ_MAX_IN_FLIGHT). */
+    inFlightLimit: () => number;
     /** The live instances serving the database (this one with its current load), oldest first. */
     instances: () => Promise<InstanceInfo[]>;
   };

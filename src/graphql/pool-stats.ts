@@ -5,6 +5,7 @@ interface PoolStats {
   threads: number;
   concurrencyPerThread: number;
   inFlight: number;
+  inFlightLimit: number;
   running: number;
   pending: number;
   succeeded: number;
@@ -32,6 +33,11 @@ const PoolStatsRef = builder.objectRef<PoolStats>("PoolStats").implement({
     threads: t.exposeInt("threads", { description: "Threads of every live instance." }),
     concurrencyPerThread: t.exposeInt("concurrencyPerThread"),
     inFlight: t.exposeInt("inFlight", { description: "Tasks handed to the pools right now (other instances: at their last heartbeat)." }),
+    inFlightLimit: t.exposeInt("inFlightLimit", {
+      description:
+        "The most tasks the answering instance hands to its pool now: adaptive between CRAWLQ_MIN_IN_FLIGHT and " +
+        "CRAWLQ_MAX_IN_FLIGHT_CEILING (following event-loop lag, memory and fetch latency), or CRAWLQ_MAX_IN_FLIGHT when set.",
+    }),
     running: t.exposeInt("running"),
     pending: t.exposeInt("pending"),
     succeeded: t.exposeInt("succeeded"),
@@ -50,6 +56,7 @@ builder.queryField("pool", (t) =>
         threads: instances.reduce((sum, i) => sum + i.threads, 0),
         concurrencyPerThread: ctx.pool.concurrencyPerThread,
         inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
+        inFlightLimit: ctx.pool.inFlightLimit(),
         running: counts.RUNNING,
         pending: counts.PENDING,
         succeeded: counts.SUCCEEDED,

@@ -10,7 +10,9 @@ export interface MetricSources {
   countByStatus(): Promise<Record<TaskStatus, number>>;
   /** Tasks in the pool now. */
   inFlight(): number;
-  /** The most tasks the pool takes at once (CRAWLQ_MAX_IN_FLIGHT). */
+  /** The in-flight limit now (adaptive, or CRAWLQ_MAX_IN_FLIGHT). */
+  inFlightLimit(): number;
+  /** The most tasks the pool takes at once (CRAWLQ_MAX_IN_FLIGHT, or the adaptive limit's ceiling). */
   capacity: number;
   threads: number;
   /** Open taskDone subscriptions. */
@@ -111,9 +113,19 @@ export class Metrics implements LifecycleObserver {
         this.set(sources.inFlight());
       },
     });
-    new Gauge({ name: "crawlq_pool_capacity", help: "The most tasks the pool takes at once (CRAWLQ_MAX_IN_FLIGHT).", registers }).set(
-      sources.capacity,
-    );
+    new Gauge({
+      name: "crawlq_pool_in_flight_limit",
+      help: "The most tasks the dispatcher hands to the pool now: the adaptive limit, or CRAWLQ_MAX_IN_FLIGHT.",
+      registers,
+      collect() {
+        this.set(sources.inFlightLimit());
+      },
+    });
+    new Gauge({
+      name: "crawlq_pool_capacity",
+      help: "The most tasks the pool takes at once: CRAWLQ_MAX_IN_FLIGHT, or the adaptive limit's ceiling.",
+      registers,
+    }).set(sources.capacity);
     new Gauge({ name: "crawlq_pool_threads", help: "Worker threads in the pool (CRAWLQ_THREADS).", registers }).set(sources.threads);
     new Gauge({
       name: "crawlq_subscriptions",

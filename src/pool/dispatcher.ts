@@ -5,10 +5,11 @@ import type { TaskLifecycle } from "../tasks/task-lifecycle.js";
 import type { AttemptOutcome, ClaimCandidate, ClaimedTask, TaskStore } from "../tasks/task-store.js";
 import type { CrawlJob } from "../worker/protocol.js";
 import type { HostGate } from "./host-gate.js";
-import { retryDelay, type RetryOptions } from "./retry-policy.js";
+import { fixedLimit, type InFlightLimit } from "./in-flight-controller.js";
+import { retryDelay, retryStep, type RetryOptions } from "./retry-policy.js";
 
 export interface DispatcherOptions {
-  /** Tasks in the pool at once; the database holds every other one. */
+  /** Tasks in the pool at once, when no `inFlight` limit is given; the database holds every other one. */
   maxInFlight: number;
   /** The operator's cap on requests in flight per host (HostGate's): a claim reads no more of a host's tasks. */
   hostCap: number;
@@ -31,6 +32,8 @@ export interface DispatcherDeps {
   pool: CrawlRunner;
   gate: HostGate;
   logger: Logger;
+  /** The in-flight limit, read at every fill and told of every fetch (an InFlightController); default maxInFlight, fixed. */
+  inFlight?: InFlightLimit;
 }
 
 const MAX_WRITE_RETRY_MS = 5_000;
@@ -47,6 +50,7 @@ const MAX_WRITE_RETRY_MS = 5_000;
 export class Dispatcher {
   readonly #deps: DispatcherDeps;
   readonly #options: Required<DispatcherOptions>;
+  readonly #limit: InFlightLimit;
   readonly #running = new Map<number, ClaimedTask>();
   // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
   #abandoned = false;
@@ -76,6 +80,12 @@ export class Dispatcher {
   constructor(deps: DispatcherDeps, options: DispatcherOptions) {
     this.#deps = deps;
     this.#options = { writeRetryMs: 250, resultWriteTries: 5, ...options };
+    this.#limit = deps.inFlight ?? fixedLimit(options.maxInFlight);
+  }
+
+  /** The most tasks the dispatcher keeps in the pool now (it may move: see InFlightController). */
+  get inFlightLimit(): number {
+    return this.#limit.limit;
   }
 
   /** Tasks currently in the pool (or whose result is still being saved). */
@@ -146,6 +156,7 @@ export class Dispatcher {
         this.#pumpAgain = false;
         await this.#fill();
       } while (this.#pumpAgain && !this.#stopped);
+      this.#limit.used(this.#running.size);
       this.#failedClaims = 0;
     } catch (error) {
       const delay = this.#writeRetryDelay(++this.#failedClaims);
@@ -162,7 +173,8 @@ export class Dispatcher {
   async #fill(): Promise<void> {
     const { lifecycle, gate } = this.#deps;
     const waiting = new Set<string>();
-    while (!this.#stopped && this.#running.size < this.#options.maxInFlight) {
+    // The limit is read afresh each round: a controller may have moved it since the last fill.
+    while (!this.#stopped && this.#running.size < this.#limit.limit) {
       const now = Date.now();
       const skipHosts = new Set([...gate.busyHosts(now), ...waiting]);
       let offered = 0;
@@ -179,7 +191,7 @@ export class Dispatcher {
       };
       let claimed: ClaimedTask[] = [];
       try {
-        claimed = await lifecycle.claim({ limit: this.#options.maxInFlight - this.#running.size, hostCap: this.#options.hostCap, skipHosts, admit });
+        claimed = await lifecycle.claim({ limit: this.#limit.limit - this.#running.size, hostCap: this.#options.hostCap, skipHosts, admit });
       } finally {
         // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
         const claimedIds = new Set(claimed.map((c) => c.task.id));
@@ -201,6 +213,7 @@ export class Dispatcher {
       .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots })
       .then(
         ({ worker, outcome }): AttemptOutcome => {
+          this.#heard(task.host, task.attempts, outcome);
           const attempt = { id: task.id, attempt: task.attempts, worker };
           if (outcome.ok) return { ...attempt, kind: "succeed", page: outcome.page };
           return { ...attempt, ...this.#afterFailure(claimed, outcome.error) };
@@ -218,6 +231,19 @@ export class Dispatcher {
           this.#settle(task.id);
         } else this.#queueForSave(outcome);
       });
+  }
+
+  /** What an attempt tells the limit (its fetch time) and the gate (did the host ask to slow down?). */
+  #heard(host: string, attempts: number, outcome: CrawlOutcome): void {
+    if (outcome.ok) {
+      this.#limit.fetched(outcome.page.fetchMs);
+      this.#deps.gate.answered(host);
+      return;
+    }
+    const status = outcome.error.httpStatus;
+    if (outcome.error.code === "HTTP_STATUS" && (status === 429 || status === 503)) {
+      this.#deps.gate.throttled(host, { retryAfterMs: outcome.error.retryAfterMs, capMs: retryStep(attempts, this.#options.retry) });
+    } else if (status !== undefined) this.#deps.gate.answered(host);
   }
 
   /** Fail for good, or retry later (retry policy and the submission's maxRetries). */

@@ -22,6 +22,17 @@ export interface HostGateOptions {
   fetchRobots: (origin: string) => Promise<RobotsOutcome>;
   /** Called when a robots.txt arrives, so the dispatcher can try the waiting hosts again. */
   onRobotsReady: () => void;
+  /**
+   * After a 429 or 503 without Retry-After, the first step of its host's hold, doubling per consecutive one
+   * (the retry policy's base delay, CRAWLQ_RETRY_BASE_MS); default 500 ms.
+   */
+  backoffBaseMs?: number;
+  /**
+   * The longest Retry-After a host is held for, and the most the step grows to (the retry policy's max delay,
+   * CRAWLQ_RETRY_MAX_MS); default 60 s. A longer Retry-After makes the task final and holds its host for the
+   * mild step only.
+   */
+  backoffMaxMs?: number;
   /** How many origins' robots.txt rules are kept, the least recently used dropped first; default 10,000. */
   maxRobotsEntries?: number;
   /**
@@ -40,6 +51,26 @@ interface HostState {
   nextStartAt: number;
 }
 
+/** A host that answered 429 or 503: held back until `until` (after a Retry-After, then one request at a time) until it recovers. */
+interface HostBackoff {
+  /** The step of the hold without Retry-After: the base, doubling per consecutive 429/503, gone on another answer. */
+  delayMs: number;
+  until: number;
+  /** After a Retry-After: once the hold ends, one request at a time until an answer other than 429/503. */
+  probing: boolean;
+}
+
+/** What a 429 or 503 said, and how long its own request's retry would wait at most. */
+export interface Throttle {
+  /** The server's Retry-After, in ms, when it sent one. */
+  retryAfterMs?: number | undefined;
+  /**
+   * The throttled request's full retry step (the retry policy's un-jittered delay for its attempt): a hold
+   * without Retry-After never lasts longer, so the retry meets an open host and keeps the policy's timing.
+   */
+  capMs?: number | undefined;
+}
+
 type RobotsLoading = { state: "loading"; loaded: Promise<void> };
 type RobotsRules = { state: "ready"; expiresAt: number; isAllowed: (url: string) => boolean; crawlDelayMs: number; note: string };
 type RobotsEntry = RobotsLoading | RobotsRules;
@@ -53,12 +84,16 @@ const HOST_UNREACHABLE_CODES: ReadonlySet<string> = new Set(["CONNECT", "DNS", "
  * Politeness, decided in one place on the main thread so it holds across submissions and workers:
  * at most N requests in flight per host, a minimum delay between starts on one host (the larger of the
  * submission's delay and robots.txt Crawl-delay), and robots.txt rules (fetched once per origin, cached).
- * Holds state only for hosts with work in flight or a pending delay, plus a bounded robots cache and the
- * robots.txt fetches in flight.
+ * A host that answers 429 or 503 is backed off on its own (see {@link HostGate.throttled}); others go on.
+ * Holds state only for hosts with work in flight, a pending delay or a backoff, plus a bounded robots cache
+ * and the robots.txt fetches in flight.
  */
 export class HostGate {
   readonly #options: HostGateOptions;
   readonly #hosts = new Map<string, HostState>();
+  readonly #backoff = new Map<string, HostBackoff>();
+  readonly #backoffBaseMs: number;
+  readonly #backoffMaxMs: number;
   readonly #robots: LRUCache<string, RobotsRules>;
   // Fetches in flight, apart from the capped cache: tasks wait on these, so none may be dropped.
   readonly #robotsLoading = new Map<string, RobotsLoading>();
@@ -68,6 +103,8 @@ export class HostGate {
   constructor(options: HostGateOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#backoffBaseMs = Math.max(1, options.backoffBaseMs ?? 500);
+    this.#backoffMaxMs = Math.max(this.#backoffBaseMs, options.backoffMaxMs ?? 60_000);
     this.#robots = new LRUCache({ max: options.maxRobotsEntries ?? MAX_ROBOTS_ENTRIES });
     this.#robotsAgent = robotsProductToken(options.userAgent);
   }
@@ -79,15 +116,28 @@ export class HostGate {
       if (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now) busy.push(host);
       else if (state.active === 0) this.#hosts.delete(host);
     }
+    for (const [host, backoff] of this.#backoff) {
+      const state = this.#hosts.get(host);
+      const listed = state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now);
+      // Held back, or probing (one at a time) with its one request out.
+      if (backoff.until > now || (backoff.probing && (state?.active ?? 0) >= 1)) {
+        if (!listed) busy.push(host);
+      } else if (backoff.until + backoff.delayMs < now) {
+        // No answer from the host for a whole step after its hold (its tasks ran out): forget it.
+        this.#backoff.delete(host);
+      }
+    }
     return busy;
   }
 
   /** Earliest time a delayed host opens again, or null. */
   nextOpening(now: number): number | null {
     let next: number | null = null;
-    for (const state of this.#hosts.values()) {
-      if (state.nextStartAt > now && (next === null || state.nextStartAt < next)) next = state.nextStartAt;
-    }
+    const opening = (at: number) => {
+      if (at > now && (next === null || at < next)) next = at;
+    };
+    for (const state of this.#hosts.values()) opening(state.nextStartAt);
+    for (const backoff of this.#backoff.values()) opening(backoff.until);
     return next;
   }
 
@@ -100,14 +150,68 @@ export class HostGate {
       if (!robots.isAllowed(task.url)) return { verdict: "deny", reason: robots.note };
       crawlDelayMs = robots.crawlDelayMs;
     }
+    const backoff = this.#backoff.get(task.host);
+    if (backoff !== undefined && backoff.until > now) return { verdict: "wait" };
     const state = this.#hosts.get(task.host) ?? { active: 0, nextStartAt: 0 };
-    const limit = Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
+    // A host probed after a Retry-After gets one request at a time: its answer says whether it is ready for more.
+    const limit = backoff?.probing ? 1 : Math.min(task.options.perHostConcurrency, this.#options.perHostConcurrency);
     if (state.active >= limit || state.nextStartAt > now) return { verdict: "wait" };
     state.active++;
     const delay = Math.max(task.options.hostDelayMs, crawlDelayMs);
     if (delay > 0) state.nextStartAt = now + delay;
     this.#hosts.set(task.host, state);
     return { verdict: "admit" };
+  }
+
+  /**
+   * `host` answered 429 or 503. With a Retry-After within backoffMaxMs, no request starts on it for exactly
+   * that long (the throttled task's retry waits as long: see retry-policy.ts), then it gets one request at a
+   * time. Without one (or with one so long that the task is final), the hold is mild: half the step, the step
+   * starting at the base and doubling per consecutive 429/503 from the host, cut to the throttled request's
+   * own retry step (`capMs`). Half: the earliest that request's jittered retry may come, so its retry never
+   * waits for the host and the host's other pages pause at least as long. An answer other than 429/503 after
+   * the hold clears the backoff (the host has recovered); a host quiet for a whole step after its hold starts
+   * again from the base. Answers to requests that started before the hold (it is still on) extend it to a
+   * longer Retry-After but do not double the step. Only this host waits: the dispatcher's claims skip it and
+   * reach the others.
+   */
+  throttled(host: string, throttle: Throttle = {}, now: number = this.#now()): void {
+    const backoff = this.#live(host, now);
+    const { retryAfterMs, capMs } = throttle;
+    const retryAfter = retryAfterMs !== undefined && retryAfterMs <= this.#backoffMaxMs ? Math.max(0, retryAfterMs) : undefined;
+    if (backoff !== undefined && backoff.until > now) {
+      if (retryAfter !== undefined) {
+        backoff.until = Math.max(backoff.until, now + retryAfter);
+        backoff.probing = true;
+      }
+      return;
+    }
+    const delayMs = backoff === undefined ? this.#backoffBaseMs : Math.min(this.#backoffMaxMs, backoff.delayMs * 2);
+    if (retryAfter !== undefined) this.#backoff.set(host, { delayMs, until: now + retryAfter, probing: true });
+    else this.#backoff.set(host, { delayMs, until: now + Math.min(delayMs, capMs ?? delayMs) / 2, probing: false });
+  }
+
+  /** `host` answered with something else than 429/503: after its hold, that ends its backoff (it has recovered). */
+  answered(host: string, now: number = this.#now()): void {
+    const backoff = this.#backoff.get(host);
+    if (backoff === undefined || backoff.until > now) return;
+    this.#backoff.delete(host);
+  }
+
+  /** The host's backoff, forgotten when the host stayed quiet for a whole step after its hold. */
+  #live(host: string, now: number): HostBackoff | undefined {
+    const backoff = this.#backoff.get(host);
+    if (backoff !== undefined && backoff.until + backoff.delayMs < now) {
+      this.#backoff.delete(host);
+      return undefined;
+    }
+    return backoff;
+  }
+
+  /** Until when `host` is held back after a 429/503 (null: it is not), and its backoff step. */
+  backoffOf(host: string): { until: number; delayMs: number } | null {
+    const backoff = this.#backoff.get(host);
+    return backoff === undefined ? null : { until: backoff.until, delayMs: backoff.delayMs };
   }
 
   /**

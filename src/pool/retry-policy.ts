@@ -24,7 +24,12 @@ export function retryDelay(
   if (!failure.retryable || attempts > maxRetries) return null;
   const retryAfterMs = failure.retryAfterMs ?? 0;
   if (retryAfterMs > options.maxDelayMs) return null;
-  const exponential = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempts - 1));
+  const exponential = retryStep(attempts, options);
   const jittered = exponential / 2 + (random() * exponential) / 2;
   return Math.max(jittered, retryAfterMs);
+}
+
+/** The full (un-jittered) delay before the retry that follows attempt `attempts`: min(maxDelayMs, baseDelayMs · 2^(attempts-1)). */
+export function retryStep(attempts: number, options: RetryOptions): number {
+  return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, attempts - 1));
 }

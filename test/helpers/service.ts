@@ -51,8 +51,13 @@ export async function startService(
   env: Record<string, string> = {},
   options: StartServiceOptions = {},
 ): Promise<RunningService> {
+  const merged = { ...TEST_ENV, ...env };
+  // The in-flight limit fixed at threads × concurrency (what it was before it adapted), unless the test sets
+  // it: two test files share 2 cores, and that load is not what a contract test's limit should follow (the
+  // adaptive controller has tests of its own, on a fake clock).
+  merged.CRAWLQ_MAX_IN_FLIGHT ??= String(Number(merged.CRAWLQ_THREADS) * Number(merged.CRAWLQ_CONCURRENCY_PER_THREAD));
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), mainJs], {
-    env: { ...process.env, ...TEST_ENV, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl, ...env },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl, ...merged },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

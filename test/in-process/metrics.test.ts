@@ -150,3 +150,30 @@ describe("/metrics", () => {
     }
   });
 });
+
+describe("the in-flight limit in pool and /metrics", () => {
+  it("adaptive by default: pool.inFlightLimit and crawlq_pool_in_flight_limit show the same value, between floor and ceiling", async () => {
+    const { inFlight } = app.config.pool;
+    expect(inFlight.adaptive).toBe(true);
+    const { data, errors } = await app.graphql("{ pool { inFlightLimit } }");
+    expect(errors).toBeUndefined();
+    const limit = data.pool.inFlightLimit as number;
+    expect(limit).toBeGreaterThanOrEqual(inFlight.floor);
+    expect(limit).toBeLessThanOrEqual(inFlight.ceiling);
+    expect((await scrape()).get("crawlq_pool_in_flight_limit")).toBe(limit);
+    expect((await scrape()).get("crawlq_pool_capacity")).toBe(inFlight.ceiling);
+  });
+
+  it("CRAWLQ_MAX_IN_FLIGHT fixes it", async () => {
+    const fixed = await startInProcessApp({ CRAWLQ_MAX_IN_FLIGHT: "7" });
+    try {
+      const { data } = await fixed.graphql("{ pool { inFlightLimit } }");
+      expect(data.pool.inFlightLimit).toBe(7);
+      const m = await scrape(fixed);
+      expect(m.get("crawlq_pool_in_flight_limit")).toBe(7);
+      expect(m.get("crawlq_pool_capacity")).toBe(7);
+    } finally {
+      await fixed.close();
+    }
+  });
+});

@@ -1,13 +1,32 @@
 import { withPgClient } from "../../testkit/postgres.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresTaskStore } from "../../src/tasks/store/postgres/postgres-task-store.js";
-import { ALL_TASKS } from "../../src/tasks/task-store.js";
+import { TASK_STATUSES } from "../../src/tasks/task-state.js";
+import { ALL_TASKS, type TaskScope } from "../../src/tasks/task-store.js";
 import { dropTemplate, freshPostgres } from "../helpers/postgres.js";
-import { describeTaskStoreContract, type OpenedTaskStore } from "./store-contract.js";
+import { describeTaskStoreContract, type OpenedTaskStore, type RawTasks } from "./store-contract.js";
 
 // Each test gets a migrated database of its own (a copy of a template migrated once per process). No
 // PostgreSQL: every test fails at its first connection, none is skipped.
 afterAll(() => dropTemplate());
+
+/** The database straight, for the contract's GROUP BY and purge. */
+function rawPostgres(url: string): RawTasks {
+  return {
+    async countByStatus(scope: TaskScope) {
+      const { rows } = await withPgClient(url, (c) =>
+        c.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM "Task" WHERE $1::int IS NULL OR "ownerKeyId" = $1 GROUP BY status`,
+          [scope.kind === "all" ? null : scope.keyId],
+        ),
+      );
+      return { ...Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])), ...Object.fromEntries(rows.map((r) => [r.status, r.n])) };
+    },
+    async deleteTasks(ids) {
+      await withPgClient(url, (c) => c.query(`DELETE FROM "Task" WHERE id = ANY($1::int[])`, [ids]));
+    },
+  };
+}
 
 /** A store on a fresh database, and more stores on the same database (the other instances). */
 async function openPostgresStore(): Promise<OpenedTaskStore & { url: string }> {
@@ -16,6 +35,7 @@ async function openPostgresStore(): Promise<OpenedTaskStore & { url: string }> {
   return {
     store: stores[0]!,
     url: database.url,
+    raw: rawPostgres(database.url),
     async openAnother() {
       const other = await PostgresTaskStore.open(database.url);
       stores.push(other);
@@ -89,5 +109,54 @@ describe("PostgresTaskStore.claim: round trips", () => {
     expect(await reads(1)).toEqual({ hosts: ["a.example"], reads: 2 });
     // From after a.example: b, c, then (lap 1) a again, which runs its limit: all in the first hosts statement.
     expect(await reads(10)).toEqual({ hosts: ["b.example", "c.example"], reads: 2 });
+  });
+});
+
+describe("PostgresTaskStore: task counts sharded by connection", () => {
+  let opened: Awaited<ReturnType<typeof openPostgresStore>>;
+  beforeEach(async () => {
+    opened = await openPostgresStore();
+  });
+  afterEach(() => opened.cleanup());
+
+  const shards = () =>
+    withPgClient(opened.url, async (c) => (await c.query<{ shard: number }>(`SELECT DISTINCT shard FROM "TaskCount" ORDER BY shard`)).rows.map((r) => r.shard));
+
+  it("writers of several stores at once keep the counts exact; a fold moves closed connections' rows to shard 0, sums unchanged", async () => {
+    // The other two are closed by the test itself.
+    const stores = [opened.store, await PostgresTaskStore.open(opened.url), await PostgresTaskStore.open(opened.url)];
+    const options = { maxRetries: 2, perHostConcurrency: 100, hostDelayMs: 0, respectRobots: false };
+    const urls = Array.from({ length: 30 }, (_, i) => ({ url: `https://h${i % 5}.example/${i}`, host: `h${i % 5}.example` }));
+    // Every store submits, claims and finishes at once, many times over: no deadlock, no lost update.
+    await Promise.all(
+      stores.map(async (store, k) => {
+        for (let round = 0; round < 5; round++) {
+          await store.createSubmission(urls, options, Date.now(), k === 0 ? null : k);
+          const claimed = await store.claim({ owner: `o${k}`, limit: 20, now: Date.now(), skipHosts: new Set(), admit: () => true });
+          await store.finishAttempts(
+            `o${k}`,
+            claimed.map(({ task }) => ({ id: task.id, attempt: task.attempts, worker: 1, kind: "fail", attemptMade: true, error: { code: "X", message: "x" } })),
+            Date.now(),
+          );
+        }
+      }),
+    );
+    const exact = await rawPostgres(opened.url).countByStatus(ALL_TASKS);
+    expect(await opened.store.countByStatus(ALL_TASKS)).toEqual(exact);
+    expect((await shards()).length).toBeGreaterThan(1);
+    // The other stores' connections close; their rows fold into shard 0 once their backends are gone.
+    await Promise.all(stores.slice(1).map((s) => s.close()));
+    let left: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      await withPgClient(opened.url, (c) => c.query(`SELECT "crawlq_fold_task_counts"()`));
+      const live = await withPgClient(opened.url, async (c) => (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity`)).rows.map((r) => r.pid));
+      left = (await shards()).filter((s) => s !== 0 && !live.includes(s));
+      if (left.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(left).toEqual([]);
+    expect((await shards())[0]).toBe(0);
+    expect(await opened.store.countByStatus(ALL_TASKS)).toEqual(exact);
+    expect(await opened.store.countByStatus({ kind: "owner", keyId: 2 })).toEqual(await rawPostgres(opened.url).countByStatus({ kind: "owner", keyId: 2 }));
   });
 });

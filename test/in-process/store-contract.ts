@@ -11,6 +11,16 @@ export interface OpenedTaskStore {
   cleanup: () => Promise<void>;
   /** Another store on the same database, as a second instance of the service would open it. */
   openAnother: () => Promise<TaskStore>;
+  /** Straight to the database, past the store: what the counts must always equal, and a purge. */
+  raw: RawTasks;
+}
+
+/** A backend's own SQL on the store's database (the contract asserts with it, never through it alone). */
+export interface RawTasks {
+  /** `SELECT status, count(*) FROM Task [WHERE ownerKeyId = …] GROUP BY status`, every status present. */
+  countByStatus(scope: TaskScope): Promise<Record<string, number>>;
+  /** `DELETE FROM Task WHERE id IN (…)`, as a retention purge or an operator would. */
+  deleteTasks(ids: readonly number[]): Promise<void>;
 }
 
 /**
@@ -23,8 +33,9 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
     let store: TaskStore;
     let cleanup: () => Promise<void>;
     let openAnother: () => Promise<TaskStore>;
+    let raw: RawTasks;
     beforeEach(async () => {
-      ({ store, cleanup, openAnother } = await open());
+      ({ store, cleanup, openAnother, raw } = await open());
     });
     afterEach(async () => {
       await cleanup();
@@ -248,6 +259,58 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         await store.cancel(tasks[0]!.id, T0);
         await store.reject([tasks[1]!.id], ROBOTS, T0);
         expect(await store.countByStatus(ALL_TASKS)).toEqual({ PENDING: 2, RUNNING: 1, SUCCEEDED: 1, FAILED: 2, CANCELLED: 1 });
+      });
+
+      it("equals a GROUP BY over the tasks, in every scope, after every kind of write", async () => {
+        const ALICE: TaskScope = { kind: "owner", keyId: 1 };
+        const BOB: TaskScope = { kind: "owner", keyId: 2 };
+        const scopes = [ALL_TASKS, ALICE, BOB, { kind: "owner", keyId: 3 } as TaskScope];
+        const steps: string[] = [];
+        const agrees = async (step: string) => {
+          steps.push(step);
+          for (const scope of scopes) {
+            const counted = { step, scope, counts: await store.countByStatus(scope) };
+            expect(counted).toEqual({ step, scope, counts: await raw.countByStatus(scope) });
+          }
+        };
+        await agrees("empty");
+        const urls = (host: string, n: number) => Array.from({ length: n }, (_, i) => `https://${host}.example/${i}`);
+        await store.createSubmission(urls("a", 8).map(checked), DEFAULT_OPTIONS, T0, 1);
+        const bob = await store.createSubmission(urls("b", 6).map(checked), DEFAULT_OPTIONS, T0, 2);
+        const open = await submit(urls("c", 5));
+        await agrees("submit");
+        const claimed = (await claim({ limit: 12 })).map((c) => c.task);
+        await agrees("claim");
+        const [s1, s2, f1, f2, r1, r2, q1] = claimed;
+        await store.finishAttempts(OWNER, [succeedOutcome(s1!), succeedOutcome(s2!)], T0);
+        await agrees("succeed");
+        await store.finishAttempts(OWNER, [failOutcome(f1!), failOutcome(f2!, ROBOTS, false)], T0);
+        await agrees("fail");
+        await store.finishAttempts(OWNER, [retryOutcome(r1!, T0 + 1000), succeedOutcome(r2!)], T0);
+        await agrees("retry and succeed in one batch");
+        // A write that lost its claim changes nothing, counts included.
+        await store.finishAttempts(OTHER, [succeedOutcome(q1!)], T0);
+        await agrees("fenced write");
+        await store.requeue(OWNER, [q1!.id]);
+        await agrees("requeue by id");
+        await store.requeue(OWNER);
+        await agrees("requeue every claim");
+        const pending = (await store.listTasks({ scope: ALL_TASKS, status: "PENDING", first: 100 })).map((t) => t.id);
+        await store.cancel(pending[0]!, T0);
+        await agrees("cancel");
+        await store.cancel(pending[0]!, T0);
+        await agrees("cancel of a task that is no longer PENDING");
+        await store.reject([pending[1]!, pending[2]!, s1!.id], ROBOTS, T0);
+        await agrees("reject");
+        const other = await openAnother();
+        await other.claim({ owner: "gone", limit: 3, now: T0 + 2000, skipHosts: new Set(), admit: () => true });
+        await agrees("claim by another store");
+        expect(await store.requeueOrphans(OWNER)).toBe(3);
+        await agrees("orphans requeued");
+        const all = (await store.listTasks({ scope: ALL_TASKS, first: 100 })).map((t) => t.id);
+        await raw.deleteTasks([all[0]!, all[5]!, ...bob.tasks.map((t) => t.id), open.tasks[4]!.id]);
+        await agrees("purge");
+        expect(steps).toHaveLength(15);
       });
     });
 

@@ -120,9 +120,13 @@ export function listTasksQuery(page: TaskPage) {
 }
 
 /** countByStatus from `prisma.task.groupBy` by status: every status, zero included. */
-export function countsOf(groups: readonly { status: string; _count: { _all: number } }[]): Record<TaskStatus, number> {
+/**
+ * Counts by status from rows of the TaskCount table (a status may come in several rows: PostgreSQL's
+ * shards), every status present, zero included.
+ */
+export function countsOf(rows: readonly { status: string; n: number | string }[]): Record<TaskStatus, number> {
   const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-  for (const g of groups) counts[g.status as TaskStatus] = g._count._all;
+  for (const r of rows) if (r.status in counts) counts[r.status as TaskStatus] += Number(r.n);
   return counts;
 }
 

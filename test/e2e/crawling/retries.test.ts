@@ -8,7 +8,7 @@ import { startFixtureSite, type FixtureSite } from "../../../testkit/fixture-sit
 import { TEST_BACKENDS } from "../../helpers/backends.js";
 import { subscribeWs, wsClient } from "../../../testkit/graphql-client.js";
 import { TaskDone } from "../../../src/client/operations.js";
-import { closedPort, startCrawlq, startGaps, type Crawlq } from "./harness.js";
+import { closedPort, onHost, startCrawlq, startGaps, type Crawlq } from "./harness.js";
 
 const BASE_MS = 200;
 // Dispatch, database writes and the loopback round trip between "retry is due" and the request arriving.
@@ -26,6 +26,8 @@ describe.each(TEST_BACKENDS)("$name", (backend) => {
       CRAWLQ_RESPECT_ROBOTS: "0",
       CRAWLQ_RETRY_BASE_MS: String(BASE_MS),
       CRAWLQ_MAX_RETRIES: "2",
+      // "localhost:PORT" is a second host on the fixture (a 429/503 holds back its own host only).
+      CRAWLQ_RESOLVE: "localhost=127.0.0.1",
       // One task in the pool at a time: a task waiting out its backoff must not hold that one slot.
       CRAWLQ_MAX_IN_FLIGHT: "1",
     }, backend);
@@ -120,15 +122,37 @@ describe.each(TEST_BACKENDS)("$name", (backend) => {
     });
 
     it("does not hold the pool slot during the backoff: other work runs meanwhile", async () => {
-      // With one slot, /page/7 can only finish before the retry if the waiting task gave the slot back.
+      // With one slot, the page can only finish before the retry if the waiting task gave the slot back. It is on
+      // another host: the Retry-After holds back the host that sent it (the next test).
       const flaky = "/flaky/slot?fail=1&retry-after=1";
-      const tasks = await crawlq.crawl([site.url(flaky), site.url("/page/7?case=slot")]);
+      const other = onHost(site, "localhost", "/page/7?case=slot");
+      // The page is submitted once the first attempt is under way (the host may still be held by the test before).
+      const [waiting] = await crawlq.submit([site.url(flaky)]);
+      await site.waitForRequests(flaky, 1);
+      const tasks = await crawlq.finished([waiting!, ...(await crawlq.submit([other]))]);
       expect(tasks.map((t) => t.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
       const [first, retry] = requestsFor(flaky);
       const [page] = requestsFor("/page/7?case=slot");
       expect(page!.start).toBeGreaterThan(first!.start);
       expect(page!.start).toBeLessThan(retry!.start);
       expect(Date.parse(tasks[1]!.finishedAt!)).toBeLessThan(Date.parse(tasks[0]!.finishedAt!));
+    });
+
+    it("holds back the host that sent Retry-After (its other pages wait it out) while another host runs", async () => {
+      const flaky = "/flaky/host-hold?fail=1&status=429&retry-after=1";
+      const sameHost = site.url("/page/8?case=host-hold");
+      const otherHost = onHost(site, "localhost", "/page/9?case=host-hold");
+      const [first] = await crawlq.submit([site.url(flaky)]);
+      await site.waitForRequests(flaky, 1);
+      const rest = await crawlq.submit([sameHost, otherHost]);
+      const tasks = await crawlq.finished([first!, ...rest]);
+      expect(tasks.map((t) => t.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+      const [throttled] = requestsFor(flaky);
+      const [same] = requestsFor("/page/8?case=host-hold");
+      const [other] = requestsFor("/page/9?case=host-hold");
+      // The other host at once; this host's next request not before the second the server asked for.
+      expect(other!.start - throttled!.start).toBeLessThan(1000 - CLOCK_SLACK_MS);
+      expect(same!.start - throttled!.start).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
     });
 
     it("never reports a retried task done early: PENDING/RUNNING between attempts, one taskDone event at the end", async () => {

@@ -23,6 +23,9 @@ export interface PostgresTaskStoreOptions {
  */
 const BEGIN_CLAIM = "BEGIN; SET LOCAL synchronous_commit = off";
 
+/** How often a store folds the task counts of closed connections (see #foldCountsNowAndThen). */
+const FOLD_EVERY_MS = 60_000;
+
 /** Tasks inserted per statement: arrays of a few thousand keep each message small and the plan cheap. */
 const INSERT_CHUNK = 5_000;
 
@@ -37,11 +40,13 @@ const MAX_INT = 2_147_483_647;
  *   statements (prepared once per connection), each batch as one statement over arrays (`unnest`,
  *   `= ANY`), so a batch costs a round trip, not a round trip per task.
  * - Prisma (the schema, the generated client, @prisma/adapter-pg on the same pool) serves the cold
- *   operator reads (`listTasks` across submissions, `countByStatus`), as on SQLite.
+ *   operator reads (`listTasks` across submissions), as on SQLite. `countByStatus` reads the TaskCount rows
+ *   that statement-level triggers keep (see the migration 20261126191000_task_counts).
  *
- * A claim is one transaction that takes a cluster-wide advisory lock, walks the hosts with PENDING tasks
- * (a batch of hosts per statement, each with its load and its first runnable tasks `FOR UPDATE SKIP
- * LOCKED`), applies the politeness rule and writes the claims: no attempt is handed out twice and per-host
+ * A claim is one transaction that takes a cluster-wide advisory lock, reads the submissions with PENDING
+ * tasks and their RUNNING counts, then the hosts of the submissions in line (a statement per batch, each
+ * host with its load and the submission's first runnable tasks there `FOR UPDATE SKIP LOCKED`), applies
+ * the fair share and the politeness rule and writes the claims: no attempt is handed out twice and per-host
  * limits hold across instances (see TaskStore.claim).
  */
 export class PostgresTaskStore implements TaskStore {
@@ -57,6 +62,7 @@ export class PostgresTaskStore implements TaskStore {
    * next one starts after it (round-robin). Rebuilt by every claim, so it holds only submissions with work.
    */
   #claimCursors: ReadonlyMap<number, string> = new Map();
+  #lastFold = -Infinity;
 
   private constructor(pool: pg.Pool, prisma: PrismaClient) {
     this.#pool = pool;
@@ -142,8 +148,12 @@ export class PostgresTaskStore implements TaskStore {
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
-    const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    return countsOf(groups);
+    await this.#foldCountsNowAndThen();
+    const rows =
+      scope.kind === "all"
+        ? await rowsOf<{ status: string; n: string }>(this.#pool, SQL.countAll, [])
+        : await rowsOf<{ status: string; n: string }>(this.#pool, SQL.countOwned, [scope.keyId]);
+    return countsOf(rows);
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {
@@ -237,7 +247,21 @@ export class PostgresTaskStore implements TaskStore {
 
   async requeueOrphans(liveOwner: string): Promise<number> {
     this.#count("requeueOrphans");
+    // Called at start and at every heartbeat: the counts' fold rides along, so it runs even when nobody reads them.
+    await this.#foldCountsNowAndThen();
     return this.#transaction(BEGIN_CLAIM, async (client) => (await client.query({ ...SQL.requeueOrphans, values: [liveOwner] })).rowCount ?? 0);
+  }
+
+  /**
+   * Folds the TaskCount shards of connections that are gone into one row per (owner, status), at most once
+   * per FOLD_EVERY_MS per store: pools open and close connections, each writing rows of its own.
+   */
+  async #foldCountsNowAndThen(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastFold < FOLD_EVERY_MS) return;
+    this.#lastFold = now;
+    this.#count("foldCounts");
+    await this.#pool.query(SQL.foldCounts);
   }
 
   #count(name: string, by = 1): void {

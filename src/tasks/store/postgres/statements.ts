@@ -64,6 +64,10 @@ const statements = {
   listFinishedSince: `
     SELECT * FROM "Task" WHERE "finishedAt" >= ${at("$1")} AND status IN (${TERMINAL})
      ORDER BY "finishedAt", id LIMIT $2`,
+  // The counts the triggers keep (migration 20261126191000_task_counts), summed over the shards: a few rows.
+  countAll: `SELECT status, sum(n)::int8 AS n FROM "TaskCount" GROUP BY status`,
+  countOwned: `SELECT status, sum(n)::int8 AS n FROM "TaskCount" WHERE "ownerKey" = $1 GROUP BY status`,
+  foldCounts: `SELECT "crawlq_fold_task_counts"() AS folded`,
   nextRunAt: `SELECT min("runAt") AS next FROM "Task" WHERE status = 'PENDING' AND "runAt" > ${at("$1")}`,
   // The claim (claim-politeness.ts), under CLAIM_LOCK. First the submissions with PENDING tasks, from a
   // loose index scan on (status, submissionId, host, id) (one seek per submission, however many tasks

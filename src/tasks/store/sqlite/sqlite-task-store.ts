@@ -71,7 +71,7 @@ type Durability = "acknowledgement" | "claim";
  *   method returns, and nothing else can run in between, so no interleaving is possible: a claim's
  *   find, admit and update are one step.
  * - Prisma (the schema, the migrations, the generated client) serves the cold, read-only operator queries
- *   (`listTasks`, `countByStatus`; a submission's pages, which an export reads by the thousand, go through
+ *   (`listTasks`; a submission's pages, which an export reads by the thousand, go through
  *   `#db`). WAL mode lets its reads run beside the other connection's writes; since
  *   Prisma never writes, the two connections never wait on each other's write lock.
  *
@@ -142,7 +142,7 @@ export class SqliteTaskStore implements TaskStore {
     ownerKeyId: number | null,
   ): Promise<Submission> {
     this.#count("createSubmission");
-    const { insertSubmission, insertTask } = this.#sql;
+    const { insertSubmission, insertTask, countInserted } = this.#sql;
     return this.#transaction("acknowledgement", () => {
       const { maxRetries, perHostConcurrency, hostDelayMs, respectRobots } = options;
       const submissionId = Number(
@@ -156,6 +156,8 @@ export class SqliteTaskStore implements TaskStore {
           submissionId, ownerKeyId, u, createdAt,
         ),
       );
+      // One count for the whole submission: a row trigger on INSERT would double a submission's cost.
+      if (urls.length > 0) countInserted.run(ownerKeyId ?? 0, urls.length);
       return { id: submissionId, tasks };
     });
   }
@@ -201,8 +203,9 @@ export class SqliteTaskStore implements TaskStore {
 
   async countByStatus(scope: TaskScope): Promise<Record<TaskStatus, number>> {
     this.#count("countByStatus");
-    const groups = await this.#prisma.task.groupBy({ by: ["status"], where: ownerFilter(scope), _count: { _all: true } });
-    return countsOf(groups);
+    // The TaskCount rows the triggers keep: a few rows, not a GROUP BY over the backlog (which, on this
+    // connection, would block the event loop for as long as it runs).
+    return countsOf(scope.kind === "all" ? this.#sql.countAll.all() : this.#sql.countOwned.all(scope.keyId));
   }
 
   async listFinishedSince(since: number, limit: number): Promise<Task[]> {

@@ -102,6 +102,14 @@ export function prepareStatements(db: Database.Database) {
       `SELECT * FROM Task WHERE finishedAt >= ? AND status IN (${TERMINAL_STATUSES.map((t) => `'${t}'`).join(",")})
         ORDER BY finishedAt, id LIMIT ?`,
     ),
+    // A submission's tasks, counted in its transaction (the migration's triggers count every other write).
+    countInserted: db.prepare(
+      `INSERT INTO TaskCount (ownerKey, status, n) VALUES (?, '${INITIAL_STATUS}', ?)
+       ON CONFLICT (ownerKey, status) DO UPDATE SET n = n + excluded.n`,
+    ),
+    // The counts the triggers keep (migration 20261126191000_task_counts): a few rows, whatever the backlog.
+    countAll: db.prepare<[], { status: string; n: number }>(`SELECT status, SUM(n) AS n FROM TaskCount GROUP BY status`),
+    countOwned: db.prepare<[number], { status: string; n: number }>(`SELECT status, n FROM TaskCount WHERE ownerKey = ?`),
     nextRunAt: db.prepare<unknown[], { next: number | null }>(
       `SELECT MIN(runAt) AS next FROM Task WHERE status = 'PENDING' AND runAt > ?`,
     ),
