@@ -191,7 +191,14 @@ export class Dispatcher {
       };
       let claimed: ClaimedTask[] = [];
       try {
-        claimed = await lifecycle.claim({ limit: this.#limit.limit - this.#running.size, hostCap: this.#options.hostCap, skipHosts, admit });
+        claimed = await lifecycle.claim({
+          limit: this.#limit.limit - this.#running.size,
+          hostCap: this.#options.hostCap,
+          skipHosts,
+          admit,
+          // Crawl-delay is known from this instance's robots.txt cache; the claim makes it hold cluster-wide.
+          knownHostDelayMs: (candidate) => gate.crawlDelayMs(candidate, now),
+        });
       } finally {
         // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
         const claimedIds = new Set(claimed.map((c) => c.task.id));

@@ -25,6 +25,12 @@ export interface ClaimRequest {
   /** Hosts none of whose tasks may start now: the store does not even read them. */
   skipHosts: ReadonlySet<string>;
   /**
+   * A delay between starts on the candidate's host that this instance knows of beyond its submission's
+   * hostDelayMs (robots.txt Crawl-delay): the claim holds the host to the larger of the two, cluster-wide.
+   * Default: none.
+   */
+  knownHostDelayMs?: (candidate: ClaimCandidate) => number;
+  /**
    * Asked for each runnable candidate the cluster's politeness allows (see TaskStore.claim), in the
    * claim's order, inside the claim: true claims it. Synchronous, so the decision and the write are one
    * step (this instance's politeness slots and robots.txt are decided here; see Dispatcher).
@@ -112,8 +118,9 @@ export interface TaskStore {
    * candidate is offered to `admit` only if
    * - RUNNING tasks of its host (in the whole database) plus those claimed for the host in this batch are
    *   fewer than its submission's perHostConcurrency, and
-   * - when its submission has a hostDelayMs, the latest start of any task of its host is at least
-   *   hostDelayMs before `now`, and no task of the host was claimed in this batch.
+   * - when its host has a delay (the larger of its submission's hostDelayMs and `knownHostDelayMs`), the
+   *   latest start of any task of its host is at least that delay before `now`, and no task of the host
+   *   was claimed in this batch.
    * Other candidates stay PENDING, unoffered, and the claim goes on with other hosts' tasks (up to
    * `limit`). Concurrent claims (several stores on one database) are serialised for this, so the counts
    * they see are exact (claim-politeness.ts has the rule).

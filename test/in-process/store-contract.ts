@@ -655,6 +655,14 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         expect((await claim({ now: T0 + 500 })).map((c) => c.task.id)).toEqual([a2!.id]);
       });
 
+      it("holds a host to a delay the instance knows beyond the submission's (Crawl-delay), from anyone's latest start", async () => {
+        await running(["https://a.example/1"], OTHER);
+        const { tasks: [a2, b1] } = await submit(["https://a.example/2", "https://b.example/1"]);
+        const crawlDelay = (c: ClaimCandidate) => (c.host === "a.example" ? 300 : 0);
+        expect((await claim({ now: T0 + 299, knownHostDelayMs: crawlDelay })).map((c) => c.task.id)).toEqual([b1!.id]);
+        expect((await claim({ now: T0 + 300, knownHostDelayMs: crawlDelay })).map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
       it("holds every host's limit and delay exactly with thousands of hosts, claim after claim", async () => {
         // 2,000 hosts × 5 tasks: on the l* hosts at most 2 at once, on the d* hosts one start per 50 ms.
         const perKind = 1_000;

@@ -172,8 +172,8 @@ class SubmissionTurns {
  * A candidate is offered to `admit` only if politeness lets it start now, counting those admitted in this
  * claim for the host by every submission:
  * - running(host) + admitted so far(host) < the candidate's perHostConcurrency, and
- * - with a hostDelayMs, the host's latest start is at least hostDelayMs before `now` and nothing was
- *   admitted for the host in this claim.
+ * - with a delay (the larger of its hostDelayMs and the request's `knownHostDelayMs`), the host's latest
+ *   start is at least that delay before `now` and nothing was admitted for the host in this claim.
  * A candidate held back, or refused by `admit`, stays PENDING; the host offers its next one in its place.
  * The store then claims `admitted` in one write (the loads it read count none of this claim's tasks).
  *
@@ -283,11 +283,12 @@ export class FairClaim {
 
   /** Offers the host's candidates in order until `admit` takes one or none is left. */
   #offerOne(visited: Visited): boolean {
-    const { now, admit } = this.#request;
+    const { now, admit, knownHostDelayMs } = this.#request;
     const { host, load, candidates } = visited;
     while (visited.next < candidates.length) {
       const candidate = candidates[visited.next++]!;
-      const { perHostConcurrency, hostDelayMs } = candidate.options;
+      const { perHostConcurrency } = candidate.options;
+      const hostDelayMs = Math.max(candidate.options.hostDelayMs, knownHostDelayMs?.(candidate) ?? 0);
       const here = this.#taken.get(host) ?? 0;
       const polite =
         load.running + here < perHostConcurrency &&
