@@ -6,7 +6,7 @@ import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimCandidate, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { FairClaim, type HostVisit, type SubmissionLoad } from "../claim-politeness.js";
-import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { openPool } from "./pool.js";
 import { CLAIM_LOCK, SQL, type HostCandidateRow, type Statement, type TaskRow } from "./statements.js";
 
@@ -105,11 +105,10 @@ export class PostgresTaskStore implements TaskStore {
         now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots, ownerKeyId,
       ]);
       const ids: number[] = [];
-      const ranks = hostRanks(urls);
       for (let start = 0; start < urls.length; start += INSERT_CHUNK) {
         const chunk = urls.slice(start, start + INSERT_CHUNK);
         const inserted = await rowsOf<{ id: number }>(client, SQL.insertTasks, [
-          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId, ranks.slice(start, start + INSERT_CHUNK),
+          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId,
         ]);
         for (const id of inserted.map((r) => r.id).sort((a, b) => a - b)) ids.push(id);
       }

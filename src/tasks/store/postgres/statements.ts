@@ -45,9 +45,9 @@ const statements = {
   // One chunk of a submission's tasks. Ids come from the sequence in the order rows are inserted, which
   // ORDER BY makes the input order: sorted, the returned ids are the tasks in input order.
   insertTasks: `
-    INSERT INTO "Task" ("submissionId", url, host, "hostRank", status, attempts, "runAt", "createdAt", "ownerKeyId")
-    SELECT $1, u.url, u.host, u.rank, '${INITIAL_STATUS}', 0, c.at, c.at, $5
-      FROM unnest($2::text[], $3::text[], $6::int[]) WITH ORDINALITY AS u(url, host, rank, n), (SELECT ${at("$4")} AS at) c
+    INSERT INTO "Task" ("submissionId", url, host, status, attempts, "runAt", "createdAt", "ownerKeyId")
+    SELECT $1, u.url, u.host, '${INITIAL_STATUS}', 0, c.at, c.at, $5
+      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(url, host, n), (SELECT ${at("$4")} AS at) c
      ORDER BY u.n
     RETURNING id`,
   // A null owner ($2) filters nothing.
@@ -92,7 +92,7 @@ const statements = {
   // submission its next hosts with PENDING tasks after `after` (up to `through`; then, with a wrapThrough,
   // from the first host up to it: lap 1), not among $6, by a loose index scan on the same index
   // (it steps over at most cardinality($6) skipped hosts more than it returns), each with its load across
-  // the cluster (RUNNING tasks of every submission on (status, host, hostRank, id), the latest start on
+  // the cluster (RUNNING tasks of every submission on (status, host), the latest start on
   // (host, startedAt)) and at most least($7 - running, rows) of the submission's runnable tasks there in id
   // order, locked, skipping rows another transaction holds; a host with none comes as one row of null task
   // columns. Each seek is ordered by the whole index key, so that only that index serves it without a sort.

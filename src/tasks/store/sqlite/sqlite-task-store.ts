@@ -8,7 +8,7 @@ import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { FairClaim, type HostVisit, type SubmissionLoad } from "../claim-politeness.js";
-import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -149,12 +149,8 @@ export class SqliteTaskStore implements TaskStore {
         insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
-      const ranks = hostRanks(urls);
-      const tasks = urls.map((u, i) =>
-        newTask(
-          Number(insertTask.run(submissionId, u.url, u.host, ranks[i], now, now, ownerKeyId).lastInsertRowid),
-          submissionId, ownerKeyId, u, createdAt,
-        ),
+      const tasks = urls.map((u) =>
+        newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
       );
       // One count for the whole submission: a row trigger on INSERT would double a submission's cost.
       if (urls.length > 0) countInserted.run(ownerKeyId ?? 0, urls.length);

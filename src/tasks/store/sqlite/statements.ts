@@ -44,8 +44,8 @@ export function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     insertTask: db.prepare(
-      `INSERT INTO Task (submissionId, url, host, hostRank, status, attempts, runAt, createdAt, ownerKeyId)
-       VALUES (?, ?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
+      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt, ownerKeyId)
+       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
     ),
     findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
     findByIdsOwned: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?)) AND ownerKeyId = ?`),
@@ -83,10 +83,10 @@ export function prepareStatements(db: Database.Database) {
           ORDER BY host LIMIT 1`,
       )
       .pluck(),
-    // A host's load for the politeness rule: its RUNNING tasks of every submission (on (status, host,
-    // hostRank, id)), its latest start on (host, startedAt).
+    // A host's load for the politeness rule: its RUNNING tasks of every submission (on (status, host)),
+    // its latest start on (host, startedAt).
     hostLoad: db.prepare<unknown[], HostLoad>(
-      `SELECT (SELECT COUNT(*) FROM Task INDEXED BY Task_status_host_hostRank_id_idx
+      `SELECT (SELECT COUNT(*) FROM Task INDEXED BY Task_status_host_idx
                 WHERE status = 'RUNNING' AND host = @host) AS running,
               (SELECT startedAt FROM Task INDEXED BY Task_host_startedAt_idx
                 WHERE host = @host AND startedAt IS NOT NULL ORDER BY startedAt DESC LIMIT 1) AS lastStartedAt`,
