@@ -70,8 +70,7 @@ const HELP = `npm run bench -- [flags]
   --cpu-prof DIR             run the service with --cpu-prof, profiles written to DIR at exit
   --only LIST                comma-separated subset of: baseline,e2e,waiters,backlog,hosts,adaptive,million (on
                              PostgreSQL: e2e gives e2e-0ms and notify; backlog, or submit, gives submit; hosts,
-                             adaptive and million run on each --database); adaptive and million are not in the
-                             default set
+                             adaptive and million run on each --database); all of them by default
   --million-tasks N          PENDING tasks of the million run's backlog (1000000)
   --million-hosts N          host names they are spread over (10000)
   --million-small N          tasks kept pending for the million run's reference rate (1000)
@@ -107,7 +106,7 @@ const { values: flags } = parseArgs({
     "waiters-site": { type: "string", default: "0" },
     synchronous: { type: "string" },
     "cpu-prof": { type: "string" },
-    only: { type: "string", default: "baseline,e2e,waiters,backlog,hosts" },
+    only: { type: "string", default: "baseline,e2e,waiters,backlog,hosts,adaptive,million" },
     env: { type: "string", multiple: true, default: [] },
     "node-arg": { type: "string", multiple: true, default: [] },
     "service-log": { type: "string" },

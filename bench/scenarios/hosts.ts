@@ -19,8 +19,9 @@
  * TIMED OUT. Over that window:
  *   small hosts' pages/s  (completions after the first) / window, against the ideal (in-flight − 4) / latency:
  *                         every slot but the big host's 4 busy with small hosts' pages. In-flight is the
- *                         service's own limit as `pool` reports it (`inFlightLimit` when the build has it,
- *                         else threads × concurrencyPerThread, or CRAWLQ_MAX_IN_FLIGHT when set).
+ *                         service's own limit as `pool` reports it: an adaptive `inFlightLimit` averaged over
+ *                         the window's once-a-second samples (else threads × concurrencyPerThread, or
+ *                         CRAWLQ_MAX_IN_FLIGHT when set).
  *                         Target ≥ 0.8×.
  *   big host's pages/s    its completions inside the same window / window, against 4 / latency. Target ≥ 0.9×.
  * Also: how long after the small submission was acknowledged its first page completed (a scheduler
@@ -159,12 +160,15 @@ export async function hosts(o: HostsOptions) {
     const big = await submitAll(service.url, bigPages.map((p) => p.url));
     // pool { inFlight } each second from here on: how full the scheduler keeps the pool, before and in the
     // window (each answer also counts the tasks by status: a read the service does not otherwise make, so not often).
-    const inFlightSamples: Array<{ perf: number; inFlight: number }> = [];
+    // With an adaptive limit, its value too: the ideal is taken at the limit the service had in the window.
+    const inFlightSamples: Array<{ perf: number; inFlight: number; limit: number }> = [];
+    const adaptiveLimit = limit.source === "pool.inFlightLimit";
     sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const r = await gql<{ pool: { inFlight: number } }>(service!.url, "{ pool { inFlight } }").catch(() => null);
-        if (r?.data) inFlightSamples.push({ perf: performance.now(), inFlight: r.data.pool.inFlight });
+        const query = adaptiveLimit ? "{ pool { inFlight inFlightLimit } }" : "{ pool { inFlight } }";
+        const r = await gql<{ pool: { inFlight: number; inFlightLimit?: number } }>(service!.url, query).catch(() => null);
+        if (r?.data) inFlightSamples.push({ perf: performance.now(), inFlight: r.data.pool.inFlight, limit: r.data.pool.inFlightLimit ?? limit.value });
         await sleep(1000);
       }
     })();
@@ -205,7 +209,11 @@ export async function hosts(o: HostsOptions) {
     const windowS = (end - start) / 1000;
     const bigDoneAtEnd = bigReceived.filter((r) => r.perf <= end).length;
 
-    const idealSmall = (limit.value - perHost) / (latencyMs / 1000);
+    const limitsInWindow = inFlightSamples.filter((x) => x.perf >= start && x.perf <= end).map((x) => x.limit);
+    const limitInWindow = limitsInWindow.length ? limitsInWindow.reduce((a, b) => a + b, 0) / limitsInWindow.length : limit.value;
+    result.inFlight = round(limitInWindow);
+    result.inFlightAtStart = limit.value;
+    const idealSmall = (limitInWindow - perHost) / (latencyMs / 1000);
     const idealBig = perHost / (latencyMs / 1000);
     const smallRate = rateBetween(smallReceived, start, end);
     const bigRate = rateBetween(bigReceived, start, end);

@@ -40,8 +40,9 @@ export interface DispatcherDeps {
 const MAX_WRITE_RETRY_MS = 5_000;
 
 /**
- * Schedules: feeds PENDING tasks to the pool in the claim's order (round-robin by host, see TaskStore.claim),
- * with at most `maxInFlight` in the pool and the host gate's politeness, and turns each attempt's end into an outcome. Every status write is a lifecycle
+ * Schedules: feeds PENDING tasks to the pool in the claim's order (fair share between submissions,
+ * round-robin by host within one; see TaskStore.claim), with at most the in-flight limit in the pool and the
+ * host gate's politeness, and turns each attempt's end into an outcome. Every status write is a lifecycle
  * verb; attempt ends are written in batches (one write per turn of the event loop).
  *
  * A database that fails (busy, read-only, full) never costs a slot or a task: slots taken for a claim
@@ -195,7 +196,14 @@ export class Dispatcher {
       };
       let claimed: ClaimedTask[] = [];
       try {
-        claimed = await lifecycle.claim({ limit: this.#limit.limit - this.#running.size, hostCap: this.#options.hostCap, skipHosts, admit });
+        claimed = await lifecycle.claim({
+          limit: this.#limit.limit - this.#running.size,
+          hostCap: this.#options.hostCap,
+          skipHosts,
+          admit,
+          // Crawl-delay is known from this instance's robots.txt cache; the claim makes it hold cluster-wide.
+          knownHostDelayMs: (candidate) => gate.crawlDelayMs(candidate, now),
+        });
       } finally {
         // Every slot taken for a task that was not claimed (the write failed, or lost a race) goes back.
         const claimedIds = new Set(claimed.map((c) => c.task.id));

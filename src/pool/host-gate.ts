@@ -265,6 +265,18 @@ export class HostGate {
   }
 
   /**
+   * The robots.txt Crawl-delay that holds for a task, as far as this gate knows it now (0 when the task
+   * ignores robots.txt or its origin's robots.txt is not loaded: `admit` makes such a task wait anyway).
+   */
+  crawlDelayMs(task: ClaimCandidate, now: number): number {
+    if (!task.options.respectRobots) return 0;
+    const origin = new URL(task.url).origin;
+    if (this.#robotsLoading.has(origin)) return 0;
+    const cached = this.#robots.get(origin);
+    return cached !== undefined && cached.expiresAt > now ? cached.crawlDelayMs : 0;
+  }
+
+  /**
    * For a task that respects robots.txt, before its fetch follows a redirect: may the hop be fetched?
    * Loads the hop origin's robots.txt if needed. Null when allowed, else the ROBOTS_DISALLOWED failure.
    * The hop is not counted against its host's limit: it runs in the slot of the task that redirected.

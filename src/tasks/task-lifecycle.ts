@@ -1,7 +1,7 @@
 import type { CompletionBus } from "./completion-bus.js";
 import type { Submission, SubmissionOptions, Task, TaskError } from "./task.js";
 import { isTerminal } from "./task-state.js";
-import type { AttemptOutcome, ClaimCandidate, ClaimedTask, TaskStore } from "./task-store.js";
+import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskStore } from "./task-store.js";
 import type { CheckedUrl } from "./validate-urls.js";
 
 /**
@@ -15,13 +15,8 @@ export interface LifecycleObserver {
   retried(count: number): void;
 }
 
-export interface ClaimOptions {
-  limit: number;
-  /** See ClaimRequest.hostCap. */
-  hostCap?: number;
-  skipHosts: ReadonlySet<string>;
-  admit: (candidate: ClaimCandidate) => boolean;
-}
+/** A claim as the dispatcher asks for it: the lifecycle adds its owner and clock. */
+export type ClaimOptions = Omit<ClaimRequest, "owner" | "now">;
 
 /**
  * The one owner of task status. Each verb is a transition of task-state.ts: it performs the conditional

@@ -25,6 +25,12 @@ export interface ClaimRequest {
   /** Hosts none of whose tasks may start now: the store does not even read them. */
   skipHosts: ReadonlySet<string>;
   /**
+   * A delay between starts on the candidate's host that this instance knows of beyond its submission's
+   * hostDelayMs (robots.txt Crawl-delay): the claim holds the host to the larger of the two, cluster-wide.
+   * Default: none.
+   */
+  knownHostDelayMs?: (candidate: ClaimCandidate) => number;
+  /**
    * Asked for each runnable candidate the cluster's politeness allows (see TaskStore.claim), in the
    * claim's order, inside the claim: true claims it. Synchronous, so the decision and the write are one
    * step (this instance's politeness slots and robots.txt are decided here; see Dispatcher).
@@ -98,21 +104,23 @@ export interface TaskStore {
    * (PENDING → RUNNING) those `admit` accepts, atomically: no attempt is ever handed to two claimers,
    * whatever process they run in.
    *
-   * Order: round-robin by host, then by position per submission on a host. The claim walks the hosts that
-   * have PENDING tasks (in host order, from where this store's previous claim stopped, wrapping around),
-   * not the rows: each host offers its next task, then the walk moves on; a host offers a second task in
-   * the same claim only once every host has had its turn. On one host, tasks go in (hostRank, id) order:
-   * hostRank is a task's position among its submission's URLs on that host, so the n-th URL of every
-   * submission on the host runs before the (n+1)-th of any, and a small submission is not held up behind
-   * a big one sent before it. A claim costs the hosts it visits and the rows it reads (at most `hostCap`
-   * minus those running per host), not the backlog.
+   * Order: max-min fair share between submissions, round-robin by host within a submission. The claim
+   * hands out its slots one at a time, each to the submission with PENDING tasks that has the fewest
+   * RUNNING (in the whole database, plus those taken in this claim; ties: the older submission); a
+   * submission none of whose hosts can start a task now drops out of the claim. Within a submission it
+   * walks the submission's hosts that have PENDING tasks (in host order, from where this store's previous
+   * claim of that submission stopped, wrapping around), not the rows: each host offers its next task (in
+   * id order), then the walk moves on; a host offers a second task in the same claim only once every host
+   * of the submission has had its turn. A claim costs the submissions with PENDING tasks, the hosts it
+   * visits and the rows it reads (at most `hostCap` minus those running per host), not the backlog.
    *
    * Cluster politeness is part of the claim: every store sharing the database is held to it together. A
    * candidate is offered to `admit` only if
    * - RUNNING tasks of its host (in the whole database) plus those claimed for the host in this batch are
    *   fewer than its submission's perHostConcurrency, and
-   * - when its submission has a hostDelayMs, the latest start of any task of its host is at least
-   *   hostDelayMs before `now`, and no task of the host was claimed in this batch.
+   * - when its host has a delay (the larger of its submission's hostDelayMs and `knownHostDelayMs`), the
+   *   latest start of any task of its host is at least that delay before `now`, and no task of the host
+   *   was claimed in this batch.
    * Other candidates stay PENDING, unoffered, and the claim goes on with other hosts' tasks (up to
    * `limit`). Concurrent claims (several stores on one database) are serialised for this, so the counts
    * they see are exact (claim-politeness.ts has the rule).

@@ -96,7 +96,7 @@ describe("PostgresTaskStore.claim: round trips", () => {
   });
   afterEach(() => opened.cleanup());
 
-  it("walks the hosts in one statement when they fit one batch, even when the walk wraps around to where it started", async () => {
+  it("reads the submissions, then the hosts in one statement when they fit one batch, even when the walk wraps around to where it started", async () => {
     const { store } = opened;
     const options = { maxRetries: 2, perHostConcurrency: 1, hostDelayMs: 0, respectRobots: false };
     const urls = ["https://a.example/1", "https://b.example/1", "https://b.example/2", "https://c.example/1"];
@@ -106,9 +106,9 @@ describe("PostgresTaskStore.claim: round trips", () => {
       const claimed = await store.claim({ owner: "me", limit, now: Date.now(), skipHosts: new Set(), admit: () => true });
       return { hosts: claimed.map((c) => c.task.host), reads: (store.statementCounts().claimReads ?? 0) - before };
     };
-    expect(await reads(1)).toEqual({ hosts: ["a.example"], reads: 1 });
-    // From after a.example: b, c, then (lap 1) a again, which runs its limit: all in the first statement.
-    expect(await reads(10)).toEqual({ hosts: ["b.example", "c.example"], reads: 1 });
+    expect(await reads(1)).toEqual({ hosts: ["a.example"], reads: 2 });
+    // From after a.example: b, c, then (lap 1) a again, which runs its limit: all in the first hosts statement.
+    expect(await reads(10)).toEqual({ hosts: ["b.example", "c.example"], reads: 2 });
   });
 });
 

@@ -354,13 +354,69 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
     });
 
     describe("claim", () => {
-      it("takes one task per host in host order, across submissions, up to the limit; the next claim goes on from there", async () => {
+      it("hands slots to submissions one at a time (the older first on a tie), each taking its hosts in host order; the next claim goes on from there", async () => {
         const a = await submit(["https://a.example/1", "https://b.example/1"]);
         const b = await submit(["https://c.example/1", "https://a.example/2"]);
         const first = await claim({ limit: 3 });
-        expect(first.map((c) => c.task.id)).toEqual([...a.tasks, b.tasks[0]!].map((t) => t.id));
+        expect(first.map((c) => c.task.id)).toEqual([a.tasks[0]!, b.tasks[1]!, a.tasks[1]!].map((t) => t.id));
         const second = await claim({ limit: 3 });
-        expect(second.map((c) => c.task.id)).toEqual([b.tasks[1]!.id]);
+        expect(second.map((c) => c.task.id)).toEqual([b.tasks[0]!.id]);
+      });
+
+      it("shares the slots max-min fair between submissions: fewest RUNNING first, counted over the whole database", async () => {
+        const hosts = (tag: string, count: number, per: number) =>
+          Array.from({ length: count * per }, (_, i) => `https://${tag}${i % count}.example/${i}`);
+        const a = await submit(hosts("a", 30, 10));
+        const b = await submit(hosts("b", 20, 3));
+        const c = await submit(hosts("c", 12, 1));
+        const perSubmission = async () => {
+          const counts = new Map<number, number>();
+          for (const t of await store.listTasks({ scope: ALL_TASKS, status: "RUNNING", first: 10_000 })) {
+            counts.set(t.submissionId, (counts.get(t.submissionId) ?? 0) + 1);
+          }
+          return [a, b, c].map((s) => counts.get(s.id) ?? 0);
+        };
+        await claim({ limit: 30 });
+        expect(await perSubmission()).toEqual([10, 10, 10]);
+        // A's end: its next claim goes to A alone, the one with fewest running, until it is level again.
+        const aRunning = await store.listTasks({ scope: ALL_TASKS, status: "RUNNING", submissionId: a.id, first: 100 });
+        await store.finishAttempts(OWNER, aRunning.map((t) => succeedOutcome(t)), T0);
+        expect((await claim({ limit: 10 })).every((t) => t.task.submissionId === a.id)).toBe(true);
+        expect(await perSubmission()).toEqual([10, 10, 10]);
+        // Another store (another instance) sees the same counts: 2 more go to the oldest, then the next.
+        const other = await openAnother();
+        const more = await other.claim({ owner: OTHER, limit: 2, now: T0, skipHosts: new Set(), admit: () => true });
+        expect(more.map((t) => t.task.submissionId)).toEqual([a.id, b.id]);
+      });
+
+      it("a submission below its fair share keeps all it can run (its host's limit), the other takes the rest, claim after claim", async () => {
+        const big = await submit(Array.from({ length: 2_000 }, (_, i) => `https://big.example/${i}`));
+        const small = await submit(Array.from({ length: 50 * 20 }, (_, i) => `https://s${i % 50}.example/${i}`));
+        const inFlight: Task[] = [];
+        for (let round = 0; round < 25; round++) {
+          const claimed = await claim({ limit: 16 - inFlight.length, hostCap: 4 });
+          inFlight.push(...claimed.map((c) => c.task));
+          expect(inFlight).toHaveLength(16);
+          expect(inFlight.filter((t) => t.submissionId === big.id)).toHaveLength(4);
+          expect(inFlight.filter((t) => t.submissionId === small.id)).toHaveLength(12);
+          // A few of each end: every third task in flight, in whatever order they were claimed.
+          const ending = inFlight.filter((_, i) => (i + round) % 3 === 0);
+          await store.finishAttempts(OWNER, ending.map((t) => succeedOutcome(t)), T0);
+          for (const t of ending) inFlight.splice(inFlight.indexOf(t), 1);
+        }
+      });
+
+      it("a submission sent after a big one gets a slot in the first claim after it, as soon as one is free", async () => {
+        const big = await submit(Array.from({ length: 64 * 50 }, (_, i) => `https://h${i % 64}.example/${i}`));
+        const first = await claim({ limit: 64, hostCap: 4 });
+        expect(first).toHaveLength(64);
+        const small = await submit(Array.from({ length: 10 }, (_, i) => `https://late.example/${i}`));
+        await store.finishAttempts(OWNER, [succeedOutcome(first[0]!.task)], T0);
+        expect((await claim({ limit: 1, hostCap: 4 })).map((c) => c.task.submissionId)).toEqual([small.id]);
+        // The small one has fewest running until it reaches its host's limit (4): the next 3 slots are its.
+        await store.finishAttempts(OWNER, first.slice(1, 5).map((c) => succeedOutcome(c.task)), T0);
+        const next = await claim({ limit: 4, hostCap: 4 });
+        expect(next.map((c) => c.task.submissionId)).toEqual([small.id, small.id, small.id, big.id]);
       });
 
       it("is round-robin by host: a host's second task only once every host had a turn, each claim starting after the last one's host", async () => {
@@ -405,7 +461,8 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         const next = await claim({ limit: 20, hostCap: 1_000 });
         const smallIds = small.tasks.map((t) => t.id);
         expect(next.filter((c) => smallIds.includes(c.task.id))).toHaveLength(10);
-        expect(next.map((c) => c.task.submissionId)).toEqual([...Array(10).fill(small.id), ...Array(10).fill(big.id)]);
+        // Neither has a task running: they take turns, the older first.
+        expect(next.map((c) => c.task.submissionId)).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? big.id : small.id)));
       });
 
       it("claims from many small hosts at once behind a big backlog on one host, at a cost that does not depend on that backlog", async () => {
@@ -414,7 +471,7 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
           // The big host's backlog grows between the two rounds, to 1,000 then 50,000 PENDING tasks, each round
           // followed by 200 hosts × 20 URLs. A store of its own each round: its walk starts at the first host.
           const claimer = round === 0 ? store : await openAnother();
-          await submit(Array.from({ length: backlog }, (_, i) => `https://big.example/${backlog}/${i}`));
+          const big = await submit(Array.from({ length: backlog }, (_, i) => `https://big.example/${backlog}/${i}`));
           const small = await submit(
             Array.from({ length: 200 * 20 }, (_, i) => `https://s${String(i % 200).padStart(3, "0")}-${backlog}.example/${i}`),
           );
@@ -426,18 +483,19 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
           const fromSmall = claimed.filter((c) => smallIds.has(c.task.id));
           const bigHost = claimed.filter((c) => c.task.host === "big.example");
           expect(claimed).toHaveLength(64);
-          expect(bigHost.length).toBeGreaterThanOrEqual(1);
-          expect(bigHost.length).toBeLessThanOrEqual(4);
+          // The big submission is below its fair share (32): it runs its host's limit, the small one the rest.
+          expect(bigHost).toHaveLength(4);
           expect(fromSmall).toHaveLength(64 - bigHost.length);
           expect(new Set(fromSmall.map((c) => c.task.host)).size).toBeGreaterThanOrEqual(60);
-          // The round's small hosts leave the queue: the next round has the big host's backlog and new hosts.
+          // The round's submissions leave the queue: the next round has a bigger backlog on the host and new hosts.
           await claimer.finishAttempts(OWNER, claimed.map((c) => succeedOutcome(c.task)), T0);
-          await store.reject(small.tasks.filter((t) => !claimed.some((c) => c.task.id === t.id)).map((t) => t.id), ROBOTS, T0);
+          const left = [...big.tasks, ...small.tasks].filter((t) => !claimed.some((c) => c.task.id === t.id));
+          if (round === 0) await store.reject(left.map((t) => t.id), ROBOTS, T0);
         }
-        // 64 hosts visited, at most hostCap (4) rows read from each: the same whatever the backlog.
+        // 61 hosts read (the big one, 60 small ones), at most hostCap (4) rows from each: the same whatever the backlog.
         expect(counts[0]).toEqual(counts[1]);
-        expect(counts[0]!.claimHosts).toBe(64);
-        expect(counts[0]!.claimRows).toBeLessThanOrEqual(64 * 4);
+        expect(counts[0]!.claimHosts).toBe(61);
+        expect(counts[0]!.claimRows).toBeLessThanOrEqual(61 * 4);
       });
 
       it("makes the task RUNNING, counts the attempt and records when it started", async () => {
@@ -595,6 +653,14 @@ export function describeTaskStoreContract(backend: string, open: () => Promise<O
         const { tasks: [a2] } = await submit(["https://a.example/2"], { hostDelayMs: 500 });
         expect(await claim({ now: T0 + 499 })).toEqual([]);
         expect((await claim({ now: T0 + 500 })).map((c) => c.task.id)).toEqual([a2!.id]);
+      });
+
+      it("holds a host to a delay the instance knows beyond the submission's (Crawl-delay), from anyone's latest start", async () => {
+        await running(["https://a.example/1"], OTHER);
+        const { tasks: [a2, b1] } = await submit(["https://a.example/2", "https://b.example/1"]);
+        const crawlDelay = (c: ClaimCandidate) => (c.host === "a.example" ? 300 : 0);
+        expect((await claim({ now: T0 + 299, knownHostDelayMs: crawlDelay })).map((c) => c.task.id)).toEqual([b1!.id]);
+        expect((await claim({ now: T0 + 300, knownHostDelayMs: crawlDelay })).map((c) => c.task.id)).toEqual([a2!.id]);
       });
 
       it("holds every host's limit and delay exactly with thousands of hosts, claim after claim", async () => {

@@ -134,16 +134,3 @@ export function countsOf(rows: readonly { status: string; n: number | string }[]
 function asDate(v: Date | number | string): Date {
   return v instanceof Date ? v : new Date(typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v);
 }
-
-/**
- * Each URL's hostRank: its position among the submission's URLs on the same host (0, 1, 2… per host, in
- * input order). The claim takes a host's tasks in (hostRank, id) order: round-robin between submissions.
- */
-export function hostRanks(urls: readonly CheckedUrl[]): number[] {
-  const seen = new Map<string, number>();
-  return urls.map(({ host }) => {
-    const rank = seen.get(host) ?? 0;
-    seen.set(host, rank + 1);
-    return rank;
-  });
-}

@@ -5,8 +5,8 @@ import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.
 import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimCandidate, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
-import { PoliteClaim, type HostLoad } from "../claim-politeness.js";
-import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { FairClaim, type HostVisit, type SubmissionLoad } from "../claim-politeness.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { openPool } from "./pool.js";
 import { CLAIM_LOCK, SQL, type HostCandidateRow, type Statement, type TaskRow } from "./statements.js";
 
@@ -29,10 +29,6 @@ const FOLD_EVERY_MS = 60_000;
 /** Tasks inserted per statement: arrays of a few thousand keep each message small and the plan cheap. */
 const INSERT_CHUNK = 5_000;
 
-/** Hosts the claim's first statement reads at least, and at most per statement (batches double in between). */
-const MIN_HOST_BATCH = 16;
-const MAX_HOST_BATCH = 1_024;
-
 /** PostgreSQL's int: the claim's hostCap when none is given. */
 const MAX_INT = 2_147_483_647;
 
@@ -47,9 +43,10 @@ const MAX_INT = 2_147_483_647;
  *   operator reads (`listTasks` across submissions), as on SQLite. `countByStatus` reads the TaskCount rows
  *   that statement-level triggers keep (see the migration 20261126191000_task_counts).
  *
- * A claim is one transaction that takes a cluster-wide advisory lock, walks the hosts with PENDING tasks
- * (a batch of hosts per statement, each with its load and its first runnable tasks `FOR UPDATE SKIP
- * LOCKED`), applies the politeness rule and writes the claims: no attempt is handed out twice and per-host
+ * A claim is one transaction that takes a cluster-wide advisory lock, reads the submissions with PENDING
+ * tasks and their RUNNING counts, then the hosts of the submissions in line (a statement per batch, each
+ * host with its load and the submission's first runnable tasks there `FOR UPDATE SKIP LOCKED`), applies
+ * the fair share and the politeness rule and writes the claims: no attempt is handed out twice and per-host
  * limits hold across instances (see TaskStore.claim).
  */
 export class PostgresTaskStore implements TaskStore {
@@ -60,8 +57,11 @@ export class PostgresTaskStore implements TaskStore {
    * read (`claimHosts`) and the candidate rows (`claimRows`).
    */
   readonly #counts: Record<string, number> = {};
-  /** Where this store's last claim's walk over the hosts stopped: the next one starts after it (round-robin). */
-  #claimCursor: string | null = null;
+  /**
+   * Per submission with PENDING tasks, where this store's last claim's walk over its hosts stopped: the
+   * next one starts after it (round-robin). Rebuilt by every claim, so it holds only submissions with work.
+   */
+  #claimCursors: ReadonlyMap<number, string> = new Map();
   #lastFold = -Infinity;
 
   private constructor(pool: pg.Pool, prisma: PrismaClient) {
@@ -105,11 +105,10 @@ export class PostgresTaskStore implements TaskStore {
         now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots, ownerKeyId,
       ]);
       const ids: number[] = [];
-      const ranks = hostRanks(urls);
       for (let start = 0; start < urls.length; start += INSERT_CHUNK) {
         const chunk = urls.slice(start, start + INSERT_CHUNK);
         const inserted = await rowsOf<{ id: number }>(client, SQL.insertTasks, [
-          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId, ranks.slice(start, start + INSERT_CHUNK),
+          submission!.id, chunk.map((u) => u.url), chunk.map((u) => u.host), now, ownerKeyId,
         ]);
         for (const id of inserted.map((r) => r.id).sort((a, b) => a - b)) ids.push(id);
       }
@@ -175,42 +174,28 @@ export class PostgresTaskStore implements TaskStore {
     const hostCap = Math.min(request.hostCap ?? MAX_INT, MAX_INT);
     // BEGIN and the lock in one round trip: claims of every instance run one at a time from here to COMMIT.
     return this.#transaction(`${BEGIN_CLAIM}; SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`, async (client) => {
-      // The walk over hosts (claim-politeness.ts), a batch of hosts per statement: enough hosts for the
-      // tasks still wanted, more (doubling) each time the previous batch did not fill the claim. When the walk
-      // starts at a cursor, its two stretches (after the cursor; from the first host up to it) are read as
-      // laps of the same statements, so a walk that wraps around costs no extra round trip.
-      const polite = new PoliteClaim(request, this.#claimCursor);
-      let batch = Math.max(MIN_HOST_BATCH, request.limit);
-      let range = polite.nextRange();
-      let wrapThrough = range && range.through === null && range.after !== "" ? range.after : null;
-      while (range && !polite.full) {
-        const remaining = request.limit - polite.admitted.length;
+      // The fair share and the walks over hosts (claim-politeness.ts): the submissions with work in one
+      // statement, then each time the claim needs hosts read, one statement for every submission it asks for.
+      const submissions = await rowsOf<SubmissionLoad>(client, SQL.claimSubmissions, []);
+      this.#count("claimReads");
+      this.#count("claimSubmissions", submissions.length);
+      const fair = new FairClaim(request, submissions, this.#claimCursors);
+      for (let reads = fair.reads(); reads.length > 0; reads = fair.reads()) {
         const rows = await rowsOf<HostCandidateRow>(client, SQL.claimHosts, [
-          range.after, range.through, batch, skipHosts, hostCap, remaining, now, wrapThrough,
+          reads.map((r) => r.submissionId), reads.map((r) => r.after), reads.map((r) => r.through),
+          reads.map((r) => r.wrapThrough), reads.map((r) => r.hosts), skipHosts, hostCap, now, reads.map((r) => r.rows),
         ]);
         this.#count("claimReads");
-        const hosts = groupByHost(rows);
-        this.#count("claimHosts", hosts.length);
-        this.#count("claimRows", rows.length - hosts.filter((h) => h.candidates.length === 0).length);
-        for (const { host, load, candidates } of hosts) {
-          if (polite.full) break;
-          polite.visit(host, load, candidates);
+        const visits = groupByHost(rows);
+        for (const read of reads) {
+          const hosts = visits.get(read.submissionId) ?? [];
+          this.#count("claimHosts", hosts.length);
+          this.#count("claimRows", hosts.reduce((n, h) => n + h.candidates.length, 0));
+          fair.read(read.submissionId, hosts);
         }
-        const last = hosts.at(-1);
-        if (last === undefined || hosts.length < batch) {
-          // This stretch is walked to its end, and so is the second one when it was read as lap 1.
-          if (wrapThrough !== null) polite.nextRange();
-          range = polite.nextRange();
-          wrapThrough = null;
-        } else if (last.lap === 1) {
-          // Into the second stretch: it goes on from there, up to where the walk started.
-          range = { ...polite.nextRange()!, after: last.host };
-          wrapThrough = null;
-        } else range = { ...range, after: last.host };
-        batch = Math.min(MAX_HOST_BATCH, batch * 2);
       }
-      const admitted = polite.finish();
-      this.#claimCursor = polite.cursor ?? this.#claimCursor;
+      this.#claimCursors = fair.cursors();
+      const admitted = fair.admitted;
       if (admitted.length === 0) return [];
       const claimed = byId(await rowsOf<TaskRow>(client, SQL.claim, [now, owner, admitted.map((c) => c.id)]));
       return admitted.flatMap((c) => {
@@ -317,10 +302,12 @@ function ownerOf(scope: TaskScope): number | null {
   return scope.kind === "owner" ? scope.keyId : null;
 }
 
-/** The claim's rows (in host order, then hostRank, id) as one entry per host: its load and its candidates. */
-function groupByHost(rows: readonly HostCandidateRow[]): { host: string; lap: 0 | 1; load: HostLoad; candidates: ClaimCandidate[] }[] {
-  const hosts: { host: string; lap: 0 | 1; load: HostLoad; candidates: ClaimCandidate[] }[] = [];
+/** The claim's rows (per submission, in host order, then id) as each submission's hosts: load and candidates. */
+function groupByHost(rows: readonly HostCandidateRow[]): Map<number, (HostVisit & { candidates: ClaimCandidate[] })[]> {
+  const bySubmission = new Map<number, (HostVisit & { candidates: ClaimCandidate[] })[]>();
   for (const row of rows) {
+    let hosts = bySubmission.get(row.submissionId);
+    if (hosts === undefined) bySubmission.set(row.submissionId, (hosts = []));
     let entry = hosts.at(-1);
     if (entry?.host !== row.host) {
       const load = { running: row.running, lastStartedAt: row.lastStartedAt?.getTime() ?? null };
@@ -329,7 +316,7 @@ function groupByHost(rows: readonly HostCandidateRow[]): { host: string; lap: 0 
     }
     if (row.id !== null) entry.candidates.push({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) });
   }
-  return hosts;
+  return bySubmission;
 }
 
 function byId(rows: readonly TaskRow[]): Map<number, TaskRow> {

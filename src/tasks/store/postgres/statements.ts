@@ -6,10 +6,10 @@ import type { OptionColumns } from "../task-row.js";
 export type TaskRow = TaskModel;
 
 /**
- * A host the claim's walk reached, with its load in the whole database, and one of its runnable tasks with
- * its submission's options (null task columns: none read).
+ * A host the claim read for a submission, with its load in the whole database, and one of the submission's
+ * runnable tasks on it with the submission's options (null task columns: none read).
  */
-export type HostCandidateRow = { host: string; lap: 0 | 1; running: number; lastStartedAt: Date | null } & (
+export type HostCandidateRow = { submissionId: number; lap: 0 | 1; host: string; running: number; lastStartedAt: Date | null } & (
   | (OptionColumns & { id: number; url: string })
   | { [K in keyof OptionColumns | "id" | "url"]: null }
 );
@@ -45,9 +45,9 @@ const statements = {
   // One chunk of a submission's tasks. Ids come from the sequence in the order rows are inserted, which
   // ORDER BY makes the input order: sorted, the returned ids are the tasks in input order.
   insertTasks: `
-    INSERT INTO "Task" ("submissionId", url, host, "hostRank", status, attempts, "runAt", "createdAt", "ownerKeyId")
-    SELECT $1, u.url, u.host, u.rank, '${INITIAL_STATUS}', 0, c.at, c.at, $5
-      FROM unnest($2::text[], $3::text[], $6::int[]) WITH ORDINALITY AS u(url, host, rank, n), (SELECT ${at("$4")} AS at) c
+    INSERT INTO "Task" ("submissionId", url, host, status, attempts, "runAt", "createdAt", "ownerKeyId")
+    SELECT $1, u.url, u.host, '${INITIAL_STATUS}', 0, c.at, c.at, $5
+      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(url, host, n), (SELECT ${at("$4")} AS at) c
      ORDER BY u.n
     RETURNING id`,
   // A null owner ($2) filters nothing.
@@ -69,55 +69,80 @@ const statements = {
   countOwned: `SELECT status, sum(n)::int8 AS n FROM "TaskCount" WHERE "ownerKey" = $1 GROUP BY status`,
   foldCounts: `SELECT "crawlq_fold_task_counts"() AS folded`,
   nextRunAt: `SELECT min("runAt") AS next FROM "Task" WHERE status = 'PENDING' AND "runAt" > ${at("$1")}`,
-  // One step of the claim's walk over hosts (claim-politeness.ts), under CLAIM_LOCK: the next $3 hosts with
-  // PENDING tasks after $1 (and up to $2, when given), then, when $8 is given, from the first host up to $8
-  // (the walk wrapping around to where it started: lap 1), not among $4, each with its load across the
-  // cluster (RUNNING tasks on the (status, host, hostRank, id) index, the latest start on (host, startedAt))
-  // and at most least($5 - running, $6) of its runnable tasks in (hostRank, id) order, locked, skipping rows
-  // another transaction holds; a host with none comes as one row of null task columns. The hosts come from
-  // a loose index scan (one index seek per host, however many tasks each has), pulled only as far as the
-  // LIMIT asks (lap 1 only once lap 0 ran out). Each seek is ordered by the whole (host, hostRank, id) so
-  // that only that index serves it without a sort, whatever the statistics say: ordered by host alone, the
-  // planner may take (host, startedAt) and step through every non-PENDING row of the next hosts, or
-  // (status, runAt) and sort every PENDING row.
-  claimHosts: `
-    WITH RECURSIVE ahead(host) AS (
-      (SELECT t.host FROM "Task" t
-        WHERE t.status = 'PENDING' AND t.host > $1::text ORDER BY t.host, t."hostRank", t.id LIMIT 1)
+  // The claim (claim-politeness.ts), under CLAIM_LOCK. First the submissions with PENDING tasks, from a
+  // loose index scan on (status, submissionId, host, id) (one seek per submission, however many tasks
+  // each has), each with its tasks RUNNING in the cluster (a GROUP BY over the RUNNING rows only).
+  claimSubmissions: `
+    WITH RECURSIVE pending(id) AS (
+      (SELECT t."submissionId" FROM "Task" t
+        WHERE t.status = 'PENDING' ORDER BY t."submissionId", t.host, t.id LIMIT 1)
       UNION ALL
-      SELECT (SELECT t.host FROM "Task" t
-               WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host, t."hostRank", t.id LIMIT 1)
-        FROM ahead w WHERE w.host IS NOT NULL AND ($2::text IS NULL OR w.host < $2::text)
-    ), behind(host) AS (
-      (SELECT t.host FROM "Task" t
-        WHERE $8::text IS NOT NULL AND t.status = 'PENDING' AND t.host > '' ORDER BY t.host, t."hostRank", t.id LIMIT 1)
-      UNION ALL
-      SELECT (SELECT t.host FROM "Task" t
-               WHERE t.status = 'PENDING' AND t.host > w.host ORDER BY t.host, t."hostRank", t.id LIMIT 1)
-        FROM behind w WHERE w.host IS NOT NULL AND w.host < $8::text
-    ), hosts AS (
-      SELECT w.host, w.lap FROM (
-        SELECT a.host, 0 AS lap FROM ahead a WHERE a.host IS NOT NULL AND ($2::text IS NULL OR a.host <= $2::text)
-        UNION ALL
-        SELECT b.host, 1 AS lap FROM behind b WHERE b.host IS NOT NULL AND b.host <= $8::text
-      ) w
-       WHERE w.host <> ALL($4::text[])
-       LIMIT $3
+      SELECT (SELECT t."submissionId" FROM "Task" t
+               WHERE t.status = 'PENDING' AND t."submissionId" > p.id ORDER BY t."submissionId", t.host, t.id LIMIT 1)
+        FROM pending p WHERE p.id IS NOT NULL
     )
-    SELECT h.host, h.lap, l.running, l."lastStartedAt", c.id, c.url, c."maxRetries", c."perHostConcurrency",
-           c."hostDelayMs", c."respectRobots"
+    SELECT p.id AS "submissionId", coalesce(r.running, 0)::int AS running
+      FROM pending p
+      LEFT JOIN (SELECT t."submissionId", count(*)::int AS running FROM "Task" t
+                  WHERE t.status = 'RUNNING' GROUP BY t."submissionId") r ON r."submissionId" = p.id
+     WHERE p.id IS NOT NULL
+     ORDER BY p.id`,
+  // Then the hosts the claim asks for, several submissions per statement (the arrays $1..$5 and $9:
+  // submission, after, through or null, wrapThrough or null, hosts, rows; one entry per HostRead): for each
+  // submission its next hosts with PENDING tasks after `after` (up to `through`; then, with a wrapThrough,
+  // from the first host up to it: lap 1), not among $6, by a loose index scan on the same index
+  // (it steps over at most cardinality($6) skipped hosts more than it returns), each with its load across
+  // the cluster (RUNNING tasks of every submission on (status, host), the latest start on
+  // (host, startedAt)) and at most least($7 - running, rows) of the submission's runnable tasks there in id
+  // order, locked, skipping rows another transaction holds; a host with none comes as one row of null task
+  // columns. Each seek is ordered by the whole index key, so that only that index serves it without a sort.
+  claimHosts: `
+    WITH RECURSIVE reads AS (
+      SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $9::int[])
+                 AS r(sub, after, through, wrap, hosts, rows)
+    ), walk(sub, lap, host, n) AS (
+      SELECT r.sub, 0,
+             (SELECT t.host FROM "Task" t
+               WHERE t.status = 'PENDING' AND t."submissionId" = r.sub AND t.host > r.after
+               ORDER BY t."submissionId", t.host, t.id LIMIT 1),
+             1
+        FROM reads r
+      UNION ALL
+      -- Past the stretch's last host (a null host in lap 0), on from the first host when a wrap is asked.
+      SELECT w.sub, CASE WHEN w.host IS NULL THEN 1 ELSE w.lap END,
+             (SELECT t.host FROM "Task" t
+               WHERE t.status = 'PENDING' AND t."submissionId" = w.sub AND t.host > coalesce(w.host, '')
+               ORDER BY t."submissionId", t.host, t.id LIMIT 1),
+             w.n + CASE WHEN w.host IS NULL THEN 0 ELSE 1 END
+        FROM walk w JOIN reads r ON r.sub = w.sub
+       WHERE (w.host IS NOT NULL OR (w.lap = 0 AND r.wrap IS NOT NULL))
+         AND w.n < r.hosts + cardinality($6::text[])
+         AND (w.host IS NULL OR CASE WHEN w.lap = 0 THEN r.through ELSE r.wrap END IS NULL
+              OR w.host < CASE WHEN w.lap = 0 THEN r.through ELSE r.wrap END)
+    ), hosts AS (
+      SELECT x.sub, x.lap, x.host, x.n, r.rows FROM (
+        SELECT w.sub, w.lap, w.host, w.n, row_number() OVER (PARTITION BY w.sub ORDER BY w.lap, w.n) AS k
+          FROM walk w JOIN reads r ON r.sub = w.sub
+         WHERE w.host IS NOT NULL AND w.host <> ALL($6::text[])
+           AND (CASE WHEN w.lap = 0 THEN r.through ELSE r.wrap END IS NULL
+                OR w.host <= CASE WHEN w.lap = 0 THEN r.through ELSE r.wrap END)
+      ) x JOIN reads r ON r.sub = x.sub
+       WHERE x.k <= r.hosts
+    )
+    SELECT h.sub AS "submissionId", h.lap, h.host, l.running, l."lastStartedAt", c.id, c.url, c."maxRetries",
+           c."perHostConcurrency", c."hostDelayMs", c."respectRobots"
       FROM hosts h
      CROSS JOIN LATERAL (
            SELECT (SELECT count(*)::int FROM "Task" r WHERE r.status = 'RUNNING' AND r.host = h.host) AS running,
                   (SELECT max(s."startedAt") FROM "Task" s WHERE s.host = h.host) AS "lastStartedAt") l
       LEFT JOIN LATERAL (
-           SELECT t.id, t.url, t."hostRank", s."maxRetries", s."perHostConcurrency", s."hostDelayMs", s."respectRobots"
+           SELECT t.id, t.url, s."maxRetries", s."perHostConcurrency", s."hostDelayMs", s."respectRobots"
              FROM "Task" t JOIN "Submission" s ON s.id = t."submissionId"
-            WHERE t.status = 'PENDING' AND t.host = h.host AND t."runAt" <= ${at("$7")}
-            ORDER BY t."hostRank", t.id
-            LIMIT greatest(0, least($5::int - l.running, $6::int))
+            WHERE t.status = 'PENDING' AND t."submissionId" = h.sub AND t.host = h.host AND t."runAt" <= ${at("$8")}
+            ORDER BY t."submissionId", t.host, t.id
+            LIMIT greatest(0, least($7::int - l.running, h.rows))
               FOR UPDATE OF t SKIP LOCKED) c ON true
-     ORDER BY h.lap, h.host, c."hostRank", c.id`,
+     ORDER BY h.sub, h.lap, h.n, c.id`,
   claim: `
     UPDATE "Task" t SET status = ${to("claim")}, attempts = t.attempts + 1, "startedAt" = ${at("$1")}, "claimedBy" = $2
      WHERE t.id = ANY($3::int[]) AND ${from("claim")} RETURNING t.*`,

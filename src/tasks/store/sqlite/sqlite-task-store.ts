@@ -7,8 +7,8 @@ import type { Submission, SubmissionOptions, Task, TaskError } from "../../task.
 import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
-import { PoliteClaim } from "../claim-politeness.js";
-import { countsOf, hostRanks, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { FairClaim, type HostVisit, type SubmissionLoad } from "../claim-politeness.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -91,8 +91,11 @@ export class SqliteTaskStore implements TaskStore {
    * for the claim the hosts it visited (`claimHosts`) and the candidate rows it read (`claimRows`).
    */
   readonly #counts: Record<string, number> = {};
-  /** Where the last claim's walk over the hosts stopped: the next one starts after it (round-robin). */
-  #claimCursor: string | null = null;
+  /**
+   * Per submission with PENDING tasks, where the last claim's walk over its hosts stopped: the next one
+   * starts after it (round-robin). Rebuilt by every claim, so it holds only submissions with work.
+   */
+  #claimCursors: ReadonlyMap<number, string> = new Map();
 
   private constructor(prisma: PrismaClient, db: Database.Database, synchronous: SqliteSynchronous) {
     this.#prisma = prisma;
@@ -146,12 +149,8 @@ export class SqliteTaskStore implements TaskStore {
         insertSubmission.run(now, maxRetries, perHostConcurrency, hostDelayMs, respectRobots ? 1 : 0, ownerKeyId).lastInsertRowid,
       );
       const createdAt = new Date(now);
-      const ranks = hostRanks(urls);
-      const tasks = urls.map((u, i) =>
-        newTask(
-          Number(insertTask.run(submissionId, u.url, u.host, ranks[i], now, now, ownerKeyId).lastInsertRowid),
-          submissionId, ownerKeyId, u, createdAt,
-        ),
+      const tasks = urls.map((u) =>
+        newTask(Number(insertTask.run(submissionId, u.url, u.host, now, now, ownerKeyId).lastInsertRowid), submissionId, ownerKeyId, u, createdAt),
       );
       // One count for the whole submission: a row trigger on INSERT would double a submission's cost.
       if (urls.length > 0) countInserted.run(ownerKeyId ?? 0, urls.length);
@@ -218,34 +217,48 @@ export class SqliteTaskStore implements TaskStore {
   async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
     if (request.limit <= 0) return [];
     this.#count("claim");
-    const { nextPendingHost, nextPendingHostThrough, hostLoad, hostCandidates, claim } = this.#sql;
+    const { nextPendingSubmission, runningBySubmission, nextSubmissionHost, hostLoad, hostCandidates, claim } = this.#sql;
     const { now, owner } = request;
     return this.#transaction("claim", () => {
-      // The walk over hosts (claim-politeness.ts): a few index seeks per host, synchronous, in one transaction.
-      const polite = new PoliteClaim(request, this.#claimCursor);
-      let hosts = 0;
+      // The fair share and the walks over hosts (claim-politeness.ts): index seeks, synchronous, in one transaction.
+      const running = new Map(runningBySubmission.all().map((r) => [r.submissionId, r.running]));
+      const submissions: SubmissionLoad[] = [];
+      for (let id = nextPendingSubmission.get(0); id !== undefined; id = nextPendingSubmission.get(id)) {
+        submissions.push({ submissionId: id, running: running.get(id) ?? 0 });
+      }
+      const fair = new FairClaim(request, submissions, this.#claimCursors);
+      let hostsVisited = 0;
       let rowsRead = 0;
-      for (let range = polite.nextRange(); range; range = polite.nextRange()) {
-        const { through } = range;
-        let host: string | undefined = range.after;
-        while (!polite.full) {
-          host = through === null ? nextPendingHost.get(host) : nextPendingHostThrough.get(host, through);
-          if (host === undefined) break;
-          if (polite.skips(host)) continue;
-          hosts++;
-          const load = hostLoad.get({ host })!;
-          const limit = polite.rowsFor(load);
-          const rows = limit === 0 ? [] : hostCandidates.all({ host, now, limit });
-          rowsRead += rows.length;
-          polite.visit(host, load, rows.map((row) => ({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) })));
+      for (let reads = fair.reads(); reads.length > 0; reads = fair.reads()) {
+        for (const { submissionId, after, through, wrapThrough, hosts, rows } of reads) {
+          const visits: HostVisit[] = [];
+          let lap: 0 | 1 = 0;
+          let host: string | undefined = after;
+          while (visits.length < hosts) {
+            host = nextSubmissionHost.get({ submissionId, after: host, through: lap === 0 ? through : wrapThrough });
+            if (host === undefined && lap === 0 && wrapThrough !== null) {
+              lap = 1;
+              host = nextSubmissionHost.get({ submissionId, after: "", through: wrapThrough });
+            }
+            if (host === undefined) break;
+            if (fair.skips(host)) continue;
+            const load = hostLoad.get({ host })!;
+            const limit = fair.rowsFor(load, rows);
+            const candidates = limit === 0 ? [] : hostCandidates.all({ submissionId, host, now, limit });
+            rowsRead += candidates.length;
+            const offered = candidates.map((row) => ({ id: row.id, url: row.url, host: row.host, options: optionsOf(row) }));
+            visits.push({ host, load, candidates: offered, lap });
+          }
+          hostsVisited += visits.length;
+          fair.read(submissionId, visits);
         }
       }
-      const admitted = polite.finish();
-      this.#claimCursor = polite.cursor ?? this.#claimCursor;
-      this.#count("claimHosts", hosts);
+      this.#claimCursors = fair.cursors();
+      this.#count("claimSubmissions", submissions.length);
+      this.#count("claimHosts", hostsVisited);
       this.#count("claimRows", rowsRead);
       const claimed: ClaimedTask[] = [];
-      for (const candidate of admitted) {
+      for (const candidate of fair.admitted) {
         const task = claim.get(now, owner, candidate.id);
         if (task) claimed.push({ task: toTask(task), options: candidate.options });
       }

@@ -44,8 +44,8 @@ export function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     insertTask: db.prepare(
-      `INSERT INTO Task (submissionId, url, host, hostRank, status, attempts, runAt, createdAt, ownerKeyId)
-       VALUES (?, ?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
+      `INSERT INTO Task (submissionId, url, host, status, attempts, runAt, createdAt, ownerKeyId)
+       VALUES (?, ?, ?, '${INITIAL_STATUS}', 0, ?, ?, ?)`,
     ),
     findByIds: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?))`),
     findByIdsOwned: task(`SELECT * FROM Task WHERE id IN (SELECT value FROM json_each(?)) AND ownerKeyId = ?`),
@@ -59,35 +59,44 @@ export function prepareStatements(db: Database.Database) {
           AND (@ownerKeyId IS NULL OR ownerKeyId = @ownerKeyId) AND (@status IS NULL OR status = @status)
         ORDER BY id LIMIT @first`,
     ),
-    // The claim's walk (claim-politeness.ts): the next host with PENDING tasks after one, on the (status, host,
-    // hostRank, id) index: one seek per host however many tasks each has (a loose index scan). INDEXED BY
-    // throughout, so that the planner never trades these seeks for a scan of the (status, runAt) index.
-    nextPendingHost: db
-      .prepare<unknown[], string>(
-        `SELECT host FROM Task INDEXED BY Task_status_host_hostRank_id_idx
-          WHERE status = 'PENDING' AND host > ? ORDER BY host LIMIT 1`,
+    // The claim (claim-politeness.ts), every read an index seek or a short range, INDEXED BY throughout so
+    // that the planner never trades them for a scan of the (status, runAt) index. The submissions with
+    // PENDING tasks: the next one after a submission, on the (status, submissionId, host, id) index (a
+    // loose index scan: one seek per submission however many tasks each has).
+    nextPendingSubmission: db
+      .prepare<unknown[], number>(
+        `SELECT submissionId FROM Task INDEXED BY Task_status_submissionId_host_id_idx
+          WHERE status = 'PENDING' AND submissionId > ? ORDER BY submissionId LIMIT 1`,
       )
       .pluck(),
-    // The same, no further than a host (the walk's second stretch, up to where it started).
-    nextPendingHostThrough: db
+    // Tasks RUNNING per submission (RUNNING rows are at most the cluster's in flight), same index.
+    runningBySubmission: db.prepare<unknown[], { submissionId: number; running: number }>(
+      `SELECT submissionId, COUNT(*) AS running FROM Task INDEXED BY Task_status_submissionId_host_id_idx
+        WHERE status = 'RUNNING' GROUP BY submissionId`,
+    ),
+    // A submission's next host with PENDING tasks after one (and no further than a host), same index.
+    nextSubmissionHost: db
       .prepare<unknown[], string>(
-        `SELECT host FROM Task INDEXED BY Task_status_host_hostRank_id_idx
-          WHERE status = 'PENDING' AND host > ? AND host <= ? ORDER BY host LIMIT 1`,
+        `SELECT host FROM Task INDEXED BY Task_status_submissionId_host_id_idx
+          WHERE status = 'PENDING' AND submissionId = @submissionId AND host > @after
+            AND (@through IS NULL OR host <= @through)
+          ORDER BY host LIMIT 1`,
       )
       .pluck(),
-    // A host's load for the politeness rule: its RUNNING tasks (same index), its latest start on (host, startedAt).
+    // A host's load for the politeness rule: its RUNNING tasks of every submission (on (status, host)),
+    // its latest start on (host, startedAt).
     hostLoad: db.prepare<unknown[], HostLoad>(
-      `SELECT (SELECT COUNT(*) FROM Task INDEXED BY Task_status_host_hostRank_id_idx
+      `SELECT (SELECT COUNT(*) FROM Task INDEXED BY Task_status_host_idx
                 WHERE status = 'RUNNING' AND host = @host) AS running,
               (SELECT startedAt FROM Task INDEXED BY Task_host_startedAt_idx
                 WHERE host = @host AND startedAt IS NOT NULL ORDER BY startedAt DESC LIMIT 1) AS lastStartedAt`,
     ),
-    // A host's first runnable tasks in (hostRank, id) order: round-robin between its submissions.
+    // A submission's first runnable tasks on a host, in id order.
     hostCandidates: candidates(
       `SELECT ${CANDIDATE_COLUMNS}
-         FROM Task t INDEXED BY Task_status_host_hostRank_id_idx JOIN Submission s ON s.id = t.submissionId
-        WHERE t.status = 'PENDING' AND t.host = @host AND t.runAt <= @now
-        ORDER BY t.hostRank, t.id LIMIT @limit`,
+         FROM Task t INDEXED BY Task_status_submissionId_host_id_idx JOIN Submission s ON s.id = t.submissionId
+        WHERE t.status = 'PENDING' AND t.submissionId = @submissionId AND t.host = @host AND t.runAt <= @now
+        ORDER BY t.id LIMIT @limit`,
     ),
     listFinishedSince: task(
       `SELECT * FROM Task WHERE finishedAt >= ? AND status IN (${TERMINAL_STATUSES.map((t) => `'${t}'`).join(",")})
