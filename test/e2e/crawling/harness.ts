@@ -110,20 +110,25 @@ export function onHost(site: FixtureSite, hostname: string, path: string): strin
 
 /**
  * How much shorter than the delay a gap between two arrivals at the fixture may look. The service counts a
- * host's delay from when each request was written to its connection (the pool thread reports it), so what is
- * left is the loopback fixture's side: the time from that write to the fixture's handler noting the arrival
- * (its event loop, in the test process, may be a few ms late for one request and on time for the next), and
- * the millisecond rounding of the departure time.
+ * host's delay from when each request was written to its connection (the pool thread reports it), so the
+ * service's own dispatch latency no longer shows. What is left is the fixture's side: it runs in the test
+ * process and notes an arrival when its event loop gets to the request, which on a loaded machine can be
+ * late for one request and on time for the next (seen: 85 ms for 120, 95 for 100, at a load of 8 on 2 CPUs;
+ * every other gap at or above the delay). Bunched requests, as a delay counted from the claim gave (1 and
+ * 17 ms for 100), stay far below.
  */
-export const ARRIVAL_JITTER_MS = 10;
+export const ARRIVAL_JITTER_MS = 50;
 
 /**
- * Asserts that request arrivals are spaced by `delayMs`: every gap at least the delay, less the fixture's
- * arrival jitter. A missing or skipped delay shows as a gap of a few ms.
+ * Asserts that request arrivals are spaced by `delayMs`: every gap at least the delay less the fixture's
+ * arrival jitter, and the whole run at least (n-1)·delay less one such jitter (a late arrival shortens the
+ * gap after it and lengthens the one before).
  */
 export function expectSpacing(records: readonly RequestRecord[], delayMs: number, label = ""): void {
   const gaps = startGaps(records);
   const shown = `${label} gaps ${gaps.map(Math.round).join(", ")} ms`;
   expect(gaps.length, shown).toBeGreaterThan(0);
+  const span = gaps.reduce((a, b) => a + b, 0);
+  expect(span, shown).toBeGreaterThanOrEqual(gaps.length * delayMs - ARRIVAL_JITTER_MS);
   for (const gap of gaps) expect(gap, shown).toBeGreaterThanOrEqual(delayMs - ARRIVAL_JITTER_MS);
 }
