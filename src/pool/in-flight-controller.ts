@@ -31,6 +31,11 @@ export interface LoadSignals {
   /** Mean event-loop delay since the previous call, in ms (the sampler starts a new window on each call). */
   eventLoopLagMs(): number;
   memory(): MemorySample;
+  /**
+   * Share (0–1) of the machine's CPU time that was busy since the previous call, every process counted: a
+   * crawl that has the cores to itself may grow, one on a saturated machine only adds waiting. Optional.
+   */
+  cpuBusyShare?(): number;
   /** Stops whatever the sampler started. */
   close(): void;
 }
@@ -54,6 +59,8 @@ export interface InFlightControllerOptions {
   windowMs?: number;
   /** Mean event-loop delay over a window above which the main thread counts as overloaded. Default 50 ms. */
   maxLagMs?: number;
+  /** Share of the machine's CPU busy over a window at or above which the CPU counts as saturated. Default 0.9. */
+  maxCpuShare?: number;
   /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
   maxHeapShare?: number;
   /** Latency counts as rising when the window's median exceeds the one before the limit's growth by this factor... Default 2. */
@@ -102,12 +109,13 @@ const MAX_SAMPLES = 1024;
 
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
- * three signals: the main thread's event-loop delay, memory (process RSS against maxRssBytes, the main heap
- * against its limit) and fetch latency (the median fetch time of the window against the window's before the
- * limit's latest growth: only a limit that just grew answers for a latency that rose). Memory pressure, or lag or rising latency for `sustainedWindows`
- * windows in a row: the limit is multiplied by `decrease` (never below the floor); a shorter strain holds it.
- * All clear and the limit actually reached during the window: it grows, doubling until the first decrease
- * (slow start), then by `step`. A limit the work does not fill does not grow.
+ * four signals: the main thread's event-loop delay, the machine's CPU (busy share, every process counted),
+ * memory (process RSS against maxRssBytes, the main heap against its limit) and fetch latency (the median
+ * fetch time of the window against the window's before the limit's latest growth: only a limit that just
+ * grew answers for a latency that rose). Memory pressure, or lag, saturated CPU or rising latency for
+ * `sustainedWindows` windows in a row: the limit is multiplied by `decrease` (never below the floor); a
+ * shorter strain holds it. All clear and the limit actually reached during the window: it grows, doubling
+ * until the first decrease (slow start), then by `step`. A limit the work does not fill does not grow.
  *
  * The ceiling never exceeds memoryBudgetBytes / maxBodyBytes, so the bodies in flight fit the budget
  * however large each one is.
@@ -143,6 +151,7 @@ export class InFlightController implements InFlightLimit {
       windowMs: options.windowMs ?? 500,
       maxLagMs: options.maxLagMs ?? 50,
       maxHeapShare: options.maxHeapShare ?? 0.85,
+      maxCpuShare: options.maxCpuShare ?? 0.9,
       latencyRise: options.latencyRise ?? 2,
       latencySlackMs: options.latencySlackMs ?? 10,
       latencyWindows: options.latencyWindows ?? 3,
@@ -187,6 +196,7 @@ export class InFlightController implements InFlightLimit {
   tick(): Decision {
     const now = this.#o.now();
     const lagMs = this.#signals.eventLoopLagMs();
+    const cpuShare = this.#signals.cpuBusyShare?.() ?? 0;
     const memory = this.#signals.memory();
     const latencyMs = this.#latency();
     if (this.#beforeGrowth !== null && now > this.#beforeGrowth.until) this.#beforeGrowth = null;
@@ -196,6 +206,8 @@ export class InFlightController implements InFlightLimit {
 
     const strained: string[] = [];
     if (lagMs > this.#o.maxLagMs) strained.push("event-loop lag");
+    // Saturated cores: more tasks in flight would only wait for them (and slow every host's pages).
+    if (cpuShare >= this.#o.maxCpuShare) strained.push("cpu");
     // After a decrease the median needs a window or two to show its effect; until then it does not count again.
     if (latencyMs !== null && this.#beforeGrowth !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, this.#beforeGrowth)) {
       strained.push("latency");
@@ -276,7 +288,25 @@ export function processSignals(): LoadSignals {
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  const cpuTimes = () => {
+    let busy = 0;
+    let total = 0;
+    for (const { times } of os.cpus()) {
+      const all = times.user + times.nice + times.sys + times.irq + times.idle;
+      total += all;
+      busy += all - times.idle;
+    }
+    return { busy, total };
+  };
+  let lastCpu = cpuTimes();
   return {
+    cpuBusyShare() {
+      const now = cpuTimes();
+      const total = now.total - lastCpu.total;
+      const share = total > 0 ? (now.busy - lastCpu.busy) / total : 0;
+      lastCpu = now;
+      return share;
+    },
     eventLoopLagMs() {
       // The histogram counts the timer's own resolution in each sample; what is above it is lag.
       const mean = delay.count > 0 ? delay.mean / 1e6 - 20 : 0;

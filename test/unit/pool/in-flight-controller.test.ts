@@ -7,7 +7,7 @@ const WINDOW_MS = 500;
 /** A controller on a fake clock, its signals set by the test: no timer, no sleep; `window()` ends one window. */
 function controllerWith(options: Partial<InFlightControllerOptions> = {}) {
   const clock = { now: 0 };
-  const load = { lagMs: 0, memory: { rssBytes: 100 * MiB, heapUsedBytes: 50 * MiB, heapLimitBytes: 256 * MiB } as MemorySample };
+  const load = { lagMs: 0, cpuShare: 0.3, memory: { rssBytes: 100 * MiB, heapUsedBytes: 50 * MiB, heapLimitBytes: 256 * MiB } as MemorySample };
   const changes: number[] = [];
   const controller = new InFlightController({
     floor: 4,
@@ -16,7 +16,7 @@ function controllerWith(options: Partial<InFlightControllerOptions> = {}) {
     maxBodyBytes: 10 * MiB,
     windowMs: WINDOW_MS,
     now: () => clock.now,
-    signals: { eventLoopLagMs: () => load.lagMs, memory: () => load.memory, close: () => {} },
+    signals: { eventLoopLagMs: () => load.lagMs, cpuBusyShare: () => load.cpuShare, memory: () => load.memory, close: () => {} },
     onChange: (limit) => changes.push(limit),
     ...options,
   });
@@ -45,6 +45,17 @@ describe("InFlightController", () => {
     controller.used(10);
     clock.now += WINDOW_MS;
     expect(controller.tick()).toMatchObject({ change: "hold", limit: 16, reasons: ["unused"] });
+  });
+
+  it("does not grow on saturated cores, backs off when they stay saturated, and grows again once they have headroom", () => {
+    const { controller, window, load } = controllerWith({ initial: 64 });
+    load.cpuShare = 0.97;
+    expect(window()).toMatchObject({ change: "hold", limit: 64, reasons: ["cpu"] });
+    expect(window()).toMatchObject({ change: "hold", limit: 64, reasons: ["cpu"] });
+    expect(window()).toMatchObject({ change: "down", limit: 48, reasons: ["cpu"] });
+    load.cpuShare = 0.5;
+    window();
+    expect(controller.limit).toBeGreaterThan(48);
   });
 
   it("backs off multiplicatively on sustained event-loop lag, down to the floor and no further, then grows additively", () => {
