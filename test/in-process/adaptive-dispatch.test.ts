@@ -3,11 +3,11 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CrawlJob } from "../../src/worker/protocol.js";
 import { Dispatcher } from "../../src/pool/dispatcher.js";
-import { HostGate } from "../../src/pool/host-gate.js";
 import type { InFlightLimit } from "../../src/pool/in-flight-controller.js";
 import { InProcessCompletionBus } from "../../src/tasks/bus/in-process-bus.js";
 import type { SubmissionOptions } from "../../src/tasks/task.js";
 import { TaskLifecycle } from "../../src/tasks/task-lifecycle.js";
+import { testGate } from "../helpers/host-gate.js";
 import { useFreshSqlite } from "./fresh-sqlite.js";
 import { Completions, pageFor, StandInPool, within, type StandInReply } from "./stand-ins.js";
 
@@ -44,14 +44,7 @@ async function harness(limit: InFlightLimit, answer?: (job: CrawlJob, attempt: n
   const lifecycle = new TaskLifecycle({ store, bus, owner: "adaptive-under-test" });
   const pool = new StandInPool(answer);
   let dispatcher: Dispatcher | undefined;
-  const gate = new HostGate({
-    perHostConcurrency: 4,
-    robotsTtlMs: 60_000,
-    robotsRetryMs: 60_000,
-    userAgent: "crawlq-test/0.1",
-    fetchRobots: async () => ({ kind: "missing", httpStatus: 404 }),
-    onRobotsReady: () => dispatcher?.wake(),
-  });
+  const gate = testGate({ onRobotsReady: () => dispatcher?.wake() });
   dispatcher = new Dispatcher(
     { lifecycle, store, pool, gate, logger: pino({ level: "silent" }), inFlight: limit },
     { maxInFlight: 1_000, hostCap: 1_000, retry: { baseDelayMs: 2, maxDelayMs: 5 }, writeRetryMs: 5 },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { HostGate, type Throttle } from "../../../src/pool/host-gate.js";
+import type { Throttle } from "../../../src/pool/host-gate.js";
 import type { ClaimCandidate } from "../../../src/tasks/task-store.js";
+import { testGate } from "../../helpers/host-gate.js";
 
 const T0 = 1_000_000;
 let nextId = 1;
@@ -15,13 +16,7 @@ const task = (url: string): ClaimCandidate => ({
 /** A gate (per host 4; backoff from 200 ms, Retry-After honoured up to 8 s) on a clock standing at T0 until a test moves it. */
 function gateOnClock() {
   const clock = { now: T0 };
-  const gate = new HostGate({
-    perHostConcurrency: 4,
-    robotsTtlMs: 60_000,
-    robotsRetryMs: 60_000,
-    userAgent: "crawlq-test/0.1",
-    fetchRobots: async () => ({ kind: "missing", httpStatus: 404 }),
-    onRobotsReady: () => {},
+  const gate = testGate({
     backoffBaseMs: 200,
     backoffMaxMs: 8_000,
     now: () => clock.now,
