@@ -134,13 +134,12 @@ export class HostGate {
   busyHosts(now: number): string[] {
     const busy: string[] = [];
     for (const [host, state] of this.#hosts) {
-      if (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now || state.departing !== null) busy.push(host);
+      if (this.#closed(state, now)) busy.push(host);
       else if (state.active === 0) this.#hosts.delete(host);
     }
     for (const [host, backoff] of this.#backoff) {
       const state = this.#hosts.get(host);
-      const listed =
-        state !== undefined && (state.active >= this.#options.perHostConcurrency || state.nextStartAt > now || state.departing !== null);
+      const listed = state !== undefined && this.#closed(state, now);
       // Held back, or probing (one at a time) with its one request out.
       if (backoff.until > now || (backoff.probing && (state?.active ?? 0) >= 1)) {
         if (!listed) busy.push(host);
@@ -150,6 +149,11 @@ export class HostGate {
       }
     }
     return busy;
+  }
+
+  /** A host at the operator's limit, inside its delay, or awaiting a departure: listed by `busyHosts`. */
+  #closed(state: HostState, now: number): boolean {
+    return state.active >= this.#options.perHostConcurrency || state.nextStartAt > now || state.departing !== null;
   }
 
   /**
