@@ -100,7 +100,7 @@ export function optionsOf(row: OptionColumns): SubmissionOptions {
 }
 
 /** The Prisma `where` of a scope (both generated clients take the same shape). */
-export function ownerFilter(scope: TaskScope): { ownerKeyId?: number } {
+function ownerFilter(scope: TaskScope): { ownerKeyId?: number } {
   return scope.kind === "all" ? {} : { ownerKeyId: scope.keyId };
 }
 

@@ -6,7 +6,7 @@ import type { TaskStatus } from "../../task-state.js";
 import type { AttemptOutcome, ClaimCandidate, ClaimedTask, ClaimRequest, TaskPage, TaskScope, TaskStore } from "../../task-store.js";
 import type { CheckedUrl } from "../../validate-urls.js";
 import { FairClaim, type HostVisit, type SubmissionLoad } from "../claim-politeness.js";
-import { countsOf, listTasksQuery, newTask, optionsOf, ownerFilter, toTask } from "../task-row.js";
+import { countsOf, listTasksQuery, newTask, optionsOf, toTask } from "../task-row.js";
 import { openPool } from "./pool.js";
 import { CLAIM_LOCK, SQL, type HostCandidateRow, type Statement, type TaskRow } from "./statements.js";
 
