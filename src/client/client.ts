@@ -119,6 +119,13 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
     const maxAttempts = options.reconnectAttempts ?? 30;
     let connectedOnce = false;
     let live = false;
+    // Reported once per outage: from the first drop (or failed try) until a connection is up again.
+    let lost = false;
+    const reportLost = () => {
+      if (lost) return;
+      lost = true;
+      options.onConnection?.("lost");
+    };
     ws = createWsClient({
       url: url.replace(/^http/, "ws"),
       webSocketImpl: options.webSocketImpl,
@@ -133,13 +140,18 @@ export function createCrawlqClient(options: CrawlqClientOptions): CrawlqClient {
       shouldRetry: () => connectedOnce,
       on: {
         connected: (_socket, _payload, wasRetry) => {
+          options.onConnection?.(wasRetry || lost ? "reconnected" : "connected");
           connectedOnce = live = true;
-          options.onConnection?.(wasRetry ? "reconnected" : "connected");
+          lost = false;
         },
         closed: (event) => {
-          // Only a connection that was up can be lost; a refused or unauthorized one is the subscription's error.
-          if (live && (event as { code?: number }).code !== CLOSE_NORMAL) options.onConnection?.("lost");
+          const wasLive = live;
           live = false;
+          // graphql-ws closes an idle socket itself (1000) once its last subscription ends, as every stream
+          // does when the server shuts down; nothing is lost until the next try to connect fails. Before a
+          // first connection, a refused or unauthorized one is the subscription's error, not a loss.
+          if (wasLive && (event as { code?: number }).code === CLOSE_NORMAL) return;
+          if (connectedOnce) reportLost();
         },
       },
     });

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import type { ConnectionEvent } from "../../src/client/client.js";
 import type { CrawlqClient } from "../../src/client/client.js";
 import { CrawlqClientError, CrawlqConnectionError } from "../../src/client/errors.js";
 import { followSubmission, type DoneTask } from "../../src/client/follow.js";
@@ -82,5 +84,41 @@ describe("the typed client", () => {
       client.subscribe(TaskDone, { submissionId: "424242" }, { next: () => {}, error: resolve, complete: () => resolve(null) }),
     );
     expect(streamed).toMatchObject({ name: "CrawlqClientError", code: "NOT_FOUND" });
+  });
+
+  it("reports a loss the server caused after graphql-ws closed its idle socket, then the reconnection", { timeout: 30_000 }, async () => {
+    // The race a restart sets up: the server ends every stream, graphql-ws closes the idle socket itself
+    // (1000), and the socket's next try finds nobody. Sockets are tracked so the idle close is waited for.
+    const sockets: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets.push(this);
+      }
+    }
+    const first = await startInProcessApp();
+    const firstUrl = await first.listen();
+    const events: ConnectionEvent[] = [];
+    const watcher = testClient(firstUrl, { webSocketImpl: TrackedWebSocket, onConnection: (event) => events.push(event) });
+    const { submitCrawl } = await watcher.request(SubmitCrawl, { urls: [site.url("/page/1")] });
+    await followSubmission(watcher, submitCrawl.id, { total: 1, onTask: () => {} });
+    await vi.waitFor(() => expect(sockets.every((socket) => socket.readyState === WebSocket.CLOSED)).toBe(true));
+    expect(events).toEqual(["connected"]);
+
+    await first.close();
+    const done: unknown[] = [];
+    const dispose = watcher.subscribe(TaskDone, {}, { next: (data) => done.push(data), error: (error) => done.push(error), complete: () => {} });
+    await vi.waitFor(() => expect(events).toEqual(["connected", "lost"]));
+
+    const second = await startInProcessApp({ PORT: new URL(firstUrl).port });
+    try {
+      await second.listen();
+      await vi.waitFor(() => expect(events).toEqual(["connected", "lost", "reconnected"]), { timeout: 15_000 });
+      expect(done).toEqual([]);
+    } finally {
+      dispose();
+      await watcher.close();
+      await second.close();
+    }
   });
 });
