@@ -57,7 +57,8 @@ export async function createApp(config: Config, logger: Logger, backends?: Backe
     ? new InFlightController({
         ...config.pool.inFlight,
         onChange: (limit, decision) => {
-          logger.debug({ limit, reasons: decision.reasons, lagMs: decision.lagMs, latencyMs: decision.latencyMs }, "in-flight limit moved");
+          const { reasons, lagMs, latencyMs, queuedMs } = decision;
+          logger.debug({ limit, reasons, lagMs, latencyMs, queuedMs }, "in-flight limit moved");
           if (decision.change === "up") dispatcher?.wake();
         },
       })

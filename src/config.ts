@@ -130,9 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
 
 function toConfig(e: z.infer<typeof envSchema>) {
   const inFlight = inFlightSettings(e);
-  // Adaptive: the threads together must be able to run the ceiling, or the pool's queue, not the controller, would limit.
-  const concurrencyPerThread =
-    e.CRAWLQ_CONCURRENCY_PER_THREAD ?? (inFlight.adaptive ? Math.max(32, Math.ceil(inFlight.ceiling / e.CRAWLQ_THREADS)) : 32);
+  // The threads together must be able to run the most the limit allows (the adaptive ceiling, or the fixed
+  // limit), or tasks would wait in the pool's queue and the limit would not decide.
+  const mostInFlight = e.CRAWLQ_MAX_IN_FLIGHT ?? inFlight.ceiling;
+  const concurrencyPerThread = e.CRAWLQ_CONCURRENCY_PER_THREAD ?? Math.max(32, Math.ceil(mostInFlight / e.CRAWLQ_THREADS));
   if (e.CRAWLQ_MAX_RETRIES > e.CRAWLQ_MAX_RETRIES_CEILING) {
     throw new ConfigError("Invalid configuration: CRAWLQ_MAX_RETRIES is above CRAWLQ_MAX_RETRIES_CEILING");
   }

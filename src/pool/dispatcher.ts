@@ -39,6 +39,13 @@ export interface DispatcherDeps {
 
 const MAX_WRITE_RETRY_MS = 5_000;
 
+/** A task in the pool (or whose result is being saved): when it was started, and its page's fetch time once known. */
+interface RunningTask {
+  claimed: ClaimedTask;
+  startedAt: number;
+  fetchMs: number | null;
+}
+
 /**
  * Schedules: feeds PENDING tasks to the pool in the claim's order (fair share between submissions,
  * round-robin by host within one; see TaskStore.claim), with at most the in-flight limit in the pool and the
@@ -53,7 +60,7 @@ export class Dispatcher {
   readonly #deps: DispatcherDeps;
   readonly #options: Required<DispatcherOptions>;
   readonly #limit: InFlightLimit;
-  readonly #running = new Map<number, ClaimedTask>();
+  readonly #running = new Map<number, RunningTask>();
   // Set when shutdown gives up on running tasks: their late results are ignored, the rows go back to PENDING.
   #abandoned = false;
   // Tasks whose result arrived after that: settled without saving; stop() puts them back to PENDING too.
@@ -218,7 +225,8 @@ export class Dispatcher {
 
   #run(claimed: ClaimedTask, reportDeparture: boolean): void {
     const { task, options } = claimed;
-    this.#running.set(task.id, claimed);
+    const running: RunningTask = { claimed, startedAt: performance.now(), fetchMs: null };
+    this.#running.set(task.id, running);
     // A delayed host waits for this request to leave; once it has, the host's next opening is known.
     const onDeparture = reportDeparture
       ? (at: number) => {
@@ -231,6 +239,7 @@ export class Dispatcher {
       .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots }, onDeparture)
       .then(
         ({ worker, outcome }): AttemptOutcome => {
+          if (outcome.ok) running.fetchMs = outcome.page.fetchMs;
           this.#heard(task.host, task.attempts, outcome);
           const attempt = { id: task.id, attempt: task.attempts, worker };
           if (outcome.ok) return { ...attempt, kind: "succeed", page: outcome.page };
@@ -251,10 +260,9 @@ export class Dispatcher {
       });
   }
 
-  /** What an attempt tells the limit (its fetch time) and the gate (did the host ask to slow down?). */
+  /** What an attempt tells the gate: did the host answer, or ask to slow down? */
   #heard(host: string, attempts: number, outcome: CrawlOutcome): void {
     if (outcome.ok) {
-      this.#limit.fetched(outcome.page.fetchMs);
       this.#deps.gate.answered(host);
       return;
     }
@@ -341,11 +349,15 @@ export class Dispatcher {
   }
 
   #settle(id: number): void {
-    const claimed = this.#running.get(id);
-    if (!claimed) return;
+    const running = this.#running.get(id);
+    if (!running) return;
     this.#running.delete(id);
     this.#saveTries.delete(id);
-    this.#deps.gate.release(claimed.task.host, Date.now(), id);
+    // The slot is free only now: the time beyond the fetch (dispatch, parse, handing back, saving) is queueing.
+    if (running.fetchMs !== null) {
+      this.#limit.attemptEnded(running.fetchMs, Math.max(0, performance.now() - running.startedAt - running.fetchMs));
+    }
+    this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     if (this.#running.size === 0) this.#idle?.();
     this.wake();
   }

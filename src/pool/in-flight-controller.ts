@@ -8,13 +8,16 @@ export interface InFlightLimit {
   readonly limit: number;
   /** The dispatcher's fill ended with `inFlight` tasks in the pool (is the limit actually used?). */
   used(inFlight: number): void;
-  /** A fetch ended after `fetchMs` (a page's fetch time; failures carry none). */
-  fetched(fetchMs: number): void;
+  /**
+   * A page's attempt ended and its slot is free: the fetch took `fetchMs`, and the task spent `queuedMs` more in
+   * the service (handed to a thread, parsed, handed back, saved), mostly waiting its turn (failures carry none).
+   */
+  attemptEnded(fetchMs: number, queuedMs: number): void;
 }
 
 /** A limit that never moves: CRAWLQ_MAX_IN_FLIGHT, and dispatchers built without a controller. */
 export function fixedLimit(limit: number): InFlightLimit {
-  return { limit, used: () => {}, fetched: () => {} };
+  return { limit, used: () => {}, attemptEnded: () => {} };
 }
 
 /** The process's memory as the controller judges it. */
@@ -63,6 +66,14 @@ export interface InFlightControllerOptions {
   maxCpuShare?: number;
   /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
   maxHeapShare?: number;
+  /**
+   * The time a task may spend in the service beyond its fetch (the window's median), as a share of the median
+   * fetch time, before the limit counts as too high: tasks then wait for the threads or the main thread, which
+   * slows every host's pages (a host at its per-host limit most) for little more throughput. Default 0.2.
+   */
+  maxQueueShare?: number;
+  /** ...but never less than this many ms (fetches of a few ms). Default 10 ms. */
+  minQueueMs?: number;
   /** Latency counts as rising when the window's median exceeds the one before the limit's growth by this factor... Default 2. */
   latencyRise?: number;
   /** ...or as much as the limit grew, and by at least this many ms (fetch times of a few ms jitter by more than 2×). Default 10 ms. */
@@ -95,13 +106,15 @@ export interface Decision {
   change: "up" | "down" | "hold";
   limit: number;
   /**
-   * For "down": "event-loop lag", "memory", "latency"; for "hold": "unused", "at ceiling", "settling" (the
+   * For "down": "event-loop lag", "cpu", "queueing", "memory", "latency"; for "hold": "unused", "at ceiling", "settling" (the
    * window after a decrease), or a signal's name while it has not strained for long enough yet.
    */
   reasons: string[];
   lagMs: number;
   /** The window's median fetch time, and the one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
+  /** The window's median time a task spent in the service beyond its fetch (null: none to judge by). */
+  queuedMs: number | null;
   baselineMs: number | null;
 }
 
@@ -109,10 +122,11 @@ const MAX_SAMPLES = 1024;
 
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
- * four signals: the main thread's event-loop delay, the machine's CPU (busy share, every process counted),
- * memory (process RSS against maxRssBytes, the main heap against its limit) and fetch latency (the median
- * fetch time of the window against the window's before the limit's latest growth: only a limit that just
- * grew answers for a latency that rose). Memory pressure, or lag, saturated CPU or rising latency for
+ * five signals: the main thread's event-loop delay, the machine's CPU (busy share, every process counted),
+ * queueing (the median time a task spends in the service beyond its fetch, against a share of the median
+ * fetch time), memory (process RSS against maxRssBytes, the main heap against its limit) and fetch latency
+ * (the median fetch time of the window against the window's before the limit's latest growth: only a limit
+ * that just grew answers for a latency that rose). Memory pressure, or lag, saturated CPU, queueing or rising latency for
  * `sustainedWindows` windows in a row: the limit is multiplied by `decrease` (never below the floor); a
  * shorter strain holds it. All clear and the limit actually reached during the window: it grows, doubling
  * until the first decrease (slow start), then by `step`. A limit the work does not fill does not grow.
@@ -124,7 +138,7 @@ export class InFlightController implements InFlightLimit {
   readonly floor: number;
   readonly ceiling: number;
   readonly #o: Required<Omit<InFlightControllerOptions, "initial" | "signals" | "onChange">>;
-  // Consecutive windows with event-loop lag or rising latency.
+  // Consecutive windows with a strain that must last (lag, CPU, queueing, rising latency).
   #strainedWindows = 0;
   readonly #signals: LoadSignals;
   readonly #onChange: ((limit: number, decision: Decision) => void) | undefined;
@@ -132,7 +146,9 @@ export class InFlightController implements InFlightLimit {
   #slowStart = true;
   #peak = 0;
   #samples: number[] = [];
+  #queueSamples: number[] = [];
   #latencyMs: number | null = null;
+  #queuedMs: number | null = null;
   // The latency and limit of the window before the latest growth, and until when that growth answers for the latency.
   #beforeGrowth: { latencyMs: number; limit: number; until: number } | null = null;
   #latencyQuietUntil = 0;
@@ -152,6 +168,8 @@ export class InFlightController implements InFlightLimit {
       maxLagMs: options.maxLagMs ?? 50,
       maxHeapShare: options.maxHeapShare ?? 0.85,
       maxCpuShare: options.maxCpuShare ?? 0.9,
+      maxQueueShare: options.maxQueueShare ?? 0.2,
+      minQueueMs: options.minQueueMs ?? 10,
       latencyRise: options.latencyRise ?? 2,
       latencySlackMs: options.latencySlackMs ?? 10,
       latencyWindows: options.latencyWindows ?? 3,
@@ -173,10 +191,14 @@ export class InFlightController implements InFlightLimit {
     if (inFlight > this.#peak) this.#peak = inFlight;
   }
 
-  fetched(fetchMs: number): void {
+  attemptEnded(fetchMs: number, queuedMs: number): void {
     // The latest ones are kept: a window's median is about now.
-    if (this.#samples.length >= MAX_SAMPLES) this.#samples.shift();
+    if (this.#samples.length >= MAX_SAMPLES) {
+      this.#samples.shift();
+      this.#queueSamples.shift();
+    }
     this.#samples.push(fetchMs);
+    this.#queueSamples.push(queuedMs);
   }
 
   /** Judges a window every windowMs on a timer (unref'd: it never keeps the process alive). */
@@ -198,7 +220,7 @@ export class InFlightController implements InFlightLimit {
     const lagMs = this.#signals.eventLoopLagMs();
     const cpuShare = this.#signals.cpuBusyShare?.() ?? 0;
     const memory = this.#signals.memory();
-    const latencyMs = this.#latency();
+    const { latencyMs, queuedMs } = this.#medians();
     if (this.#beforeGrowth !== null && now > this.#beforeGrowth.until) this.#beforeGrowth = null;
     const baselineMs = this.#beforeGrowth?.latencyMs ?? null;
     const peak = this.#peak;
@@ -208,6 +230,11 @@ export class InFlightController implements InFlightLimit {
     if (lagMs > this.#o.maxLagMs) strained.push("event-loop lag");
     // Saturated cores: more tasks in flight would only wait for them (and slow every host's pages).
     if (cpuShare >= this.#o.maxCpuShare) strained.push("cpu");
+    // The same seen from the tasks: they wait for the threads or the main thread. Unlike fetch latency, this
+    // does not depend on which hosts are crawled.
+    if (latencyMs !== null && queuedMs !== null && queuedMs > Math.max(this.#o.minQueueMs, this.#o.maxQueueShare * latencyMs)) {
+      strained.push("queueing");
+    }
     // After a decrease the median needs a window or two to show its effect; until then it does not count again.
     if (latencyMs !== null && this.#beforeGrowth !== null && now >= this.#latencyQuietUntil && this.#rising(latencyMs, this.#beforeGrowth)) {
       strained.push("latency");
@@ -227,15 +254,15 @@ export class InFlightController implements InFlightLimit {
       this.#limit = Math.max(this.floor, Math.floor(before * this.#o.decrease));
       if (this.#limit < before) this.#latencyQuietUntil = now + 2 * this.#o.windowMs;
       this.#beforeGrowth = null;
-      decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, baselineMs };
+      decision = { change: this.#limit < before ? "down" : "hold", limit: this.#limit, reasons: strained, lagMs, latencyMs, queuedMs, baselineMs };
     } else if (strained.length > 0) {
       // Strained, not for long enough yet: neither down nor up.
-      decision = { change: "hold", limit: before, reasons: strained, lagMs, latencyMs, baselineMs };
+      decision = { change: "hold", limit: before, reasons: strained, lagMs, latencyMs, queuedMs, baselineMs };
     } else if (peak < before) {
-      decision = { change: "hold", limit: before, reasons: ["unused"], lagMs, latencyMs, baselineMs };
+      decision = { change: "hold", limit: before, reasons: ["unused"], lagMs, latencyMs, queuedMs, baselineMs };
     } else if (now < this.#latencyQuietUntil) {
       // Just decreased: the fetch times still show the higher limit, no reference for a growth yet.
-      decision = { change: "hold", limit: before, reasons: ["settling"], lagMs, latencyMs, baselineMs };
+      decision = { change: "hold", limit: before, reasons: ["settling"], lagMs, latencyMs, queuedMs, baselineMs };
     } else {
       this.#limit = Math.min(this.ceiling, this.#slowStart ? before * 2 : before + this.#o.step);
       const reasons = this.#limit === before ? ["at ceiling"] : [];
@@ -243,7 +270,7 @@ export class InFlightController implements InFlightLimit {
         // The reference: this window, the last one at the limit before this growth.
         this.#beforeGrowth = { latencyMs, limit: before, until: now + this.#o.latencyWindows * this.#o.windowMs };
       }
-      decision = { change: this.#limit > before ? "up" : "hold", limit: this.#limit, reasons, lagMs, latencyMs, baselineMs };
+      decision = { change: this.#limit > before ? "up" : "hold", limit: this.#limit, reasons, lagMs, latencyMs, queuedMs, baselineMs };
     }
     if (this.#limit !== before) this.#onChange?.(this.#limit, decision);
     return decision;
@@ -259,15 +286,15 @@ export class InFlightController implements InFlightLimit {
     return latencyGrowth >= this.#o.latencyRise || this.#limit / reference.limit < 1.1 * latencyGrowth;
   }
 
-  /** The window's median fetch time (the last window's while too few fetches were seen). */
-  #latency(): number | null {
-    const samples = this.#samples;
-    this.#samples = [];
-    if (samples.length >= this.#o.minSamples) {
-      const median = medianOf(samples);
-      this.#latencyMs = median;
+  /** The window's median fetch and queueing times (the last window's while too few attempts were seen). */
+  #medians(): { latencyMs: number | null; queuedMs: number | null } {
+    if (this.#samples.length >= this.#o.minSamples) {
+      this.#latencyMs = medianOf(this.#samples);
+      this.#queuedMs = medianOf(this.#queueSamples);
     }
-    return this.#latencyMs;
+    this.#samples = [];
+    this.#queueSamples = [];
+    return { latencyMs: this.#latencyMs, queuedMs: this.#queuedMs };
   }
 }
 

@@ -20,6 +20,7 @@ const SUBMISSION: SubmissionOptions = { maxRetries: 2, perHostConcurrency: 4, ho
 class MovableLimit implements InFlightLimit {
   limit: number;
   readonly fetches: number[] = [];
+  readonly queued: number[] = [];
   readonly fills: number[] = [];
   constructor(limit: number) {
     this.limit = limit;
@@ -27,8 +28,9 @@ class MovableLimit implements InFlightLimit {
   used(inFlight: number): void {
     this.fills.push(inFlight);
   }
-  fetched(fetchMs: number): void {
+  attemptEnded(fetchMs: number, queuedMs: number): void {
     this.fetches.push(fetchMs);
+    this.queued.push(queuedMs);
   }
 }
 
@@ -67,7 +69,7 @@ const oneEach = (n: number) => Array.from({ length: n }, (_, i) => `https://h${i
 const urlsOn = (host: string, n: number) => Array.from({ length: n }, (_, i) => `https://${host}/page/${i}`);
 
 describe("Dispatcher with a moving in-flight limit", () => {
-  it("follows the limit at every fill, up and down, with no restart, and reports fills and fetch times", async () => {
+  it("follows the limit at every fill, up and down, with no restart, and reports fills, fetch and queueing times", async () => {
     const limit = new MovableLimit(2);
     const h = await harness(limit);
     const sub = await h.submit(oneEach(30));
@@ -104,6 +106,8 @@ describe("Dispatcher with a moving in-flight limit", () => {
     expect(h.pool.maxActiveTotal).toBeLessThanOrEqual(30);
     expect(limit.fetches).toHaveLength(30);
     expect(new Set(limit.fetches)).toEqual(new Set([2]));
+    // Each attempt's time beyond its fetch, told when its slot is free (after its result was saved).
+    expect(limit.queued).toHaveLength(30);
   });
 
   it("holds back only the host that answered 429 with Retry-After; the others run to the end", async () => {

@@ -25,4 +25,11 @@ describe("in-flight settings", () => {
     );
     expect(config({ CRAWLQ_MAX_IN_FLIGHT: "50", CRAWLQ_MEMORY_BUDGET_BYTES: String(200 * MiB), CRAWLQ_MAX_BODY_BYTES: String(4 * MiB) }).pool.maxInFlight).toBe(50);
   });
+
+  it("gives each thread room for its share of the most in flight, so that tasks never wait in the pool's queue", () => {
+    expect(config({}).pool.concurrencyPerThread).toBe(256);
+    expect(config({ CRAWLQ_MAX_IN_FLIGHT: "100" }).pool.concurrencyPerThread).toBe(50);
+    expect(config({ CRAWLQ_MAX_IN_FLIGHT: "10" }).pool.concurrencyPerThread).toBe(32);
+    expect(config({ CRAWLQ_MAX_IN_FLIGHT: "100", CRAWLQ_CONCURRENCY_PER_THREAD: "8" }).pool.concurrencyPerThread).toBe(8);
+  });
 });

@@ -20,10 +20,13 @@ function controllerWith(options: Partial<InFlightControllerOptions> = {}) {
     onChange: (limit) => changes.push(limit),
     ...options,
   });
-  /** One window in which the dispatcher fills the limit and `fetches` fetches end after `fetchMs` each. */
-  const window = (fetchMs = 50, fetches = 20) => {
+  /**
+   * One window in which the dispatcher fills the limit and `fetches` attempts end, each after a fetch of
+   * `fetchMs` and `queuedMs` more in the service.
+   */
+  const window = (fetchMs = 50, fetches = 20, queuedMs = 2) => {
     controller.used(controller.limit);
-    for (let i = 0; i < fetches; i++) controller.fetched(fetchMs);
+    for (let i = 0; i < fetches; i++) controller.attemptEnded(fetchMs, queuedMs);
     clock.now += WINDOW_MS;
     return controller.tick();
   };
@@ -87,6 +90,24 @@ describe("InFlightController", () => {
     load.lagMs = 120;
     for (let i = 0; i < 100; i++) window();
     expect(controller.limit).toBe(64);
+  });
+
+  it("backs off when tasks wait in the service longer than a fifth of their fetch time, whichever hosts are crawled", () => {
+    const { controller, window } = controllerWith({ initial: 128, step: 8 });
+    // 50 ms fetches: up to 10 ms of queueing is headroom, 30 ms is too much, for three windows in a row.
+    expect(window(50, 20, 30)).toMatchObject({ change: "hold", limit: 128, reasons: ["queueing"], queuedMs: 30 });
+    expect(window(50, 20, 30)).toMatchObject({ change: "hold", limit: 128, reasons: ["queueing"] });
+    expect(window(50, 20, 30)).toMatchObject({ change: "down", limit: 96, reasons: ["queueing"] });
+    expect(window(50, 20, 9)).toMatchObject({ change: "hold", reasons: ["settling"] });
+    expect(window(50, 20, 9)).toMatchObject({ change: "up", limit: 104 });
+    expect(controller.limit).toBe(104);
+
+    // Slow hosts (500 ms fetches): the same 30 ms is little. Fast ones (2 ms): at least 10 ms is allowed.
+    const slow = controllerWith({ initial: 64 });
+    expect(slow.window(500, 20, 30)).toMatchObject({ change: "up", limit: 128 });
+    const fast = controllerWith({ initial: 64 });
+    expect(fast.window(2, 20, 9)).toMatchObject({ change: "up", limit: 128 });
+    expect(fast.window(2, 20, 12)).toMatchObject({ change: "hold", limit: 128, reasons: ["queueing"] });
   });
 
   it("backs off on memory pressure at once: RSS above its limit, or the main heap near its limit", () => {
