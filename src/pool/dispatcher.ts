@@ -219,7 +219,13 @@ export class Dispatcher {
       for (const task of claimed) this.#run(task, reportDeparture.has(task.task.id));
       for (const [reason, ids] of denied) await lifecycle.reject(ids, { code: "ROBOTS_DISALLOWED", message: reason });
       if (offered === 0) return this.#sleepUntilRunnable(now);
-      // Nothing claimed: the hosts that made tasks wait are now skipped, so the next claim reaches others.
+      // Every task offered started, and the limit still has room: the store has nothing more runnable now (a
+      // freed slot, new work or a host's opening wakes the dispatcher), so another claim would find nothing.
+      if (claimed.length === offered) {
+        if (this.#running.size < this.#limit.limit) await this.#sleepUntilRunnable(now);
+        return;
+      }
+      // Some were held back: the hosts that made tasks wait are now skipped, so the next claim reaches others.
     }
   }
 
@@ -255,7 +261,7 @@ export class Dispatcher {
         if (this.#abandoned) {
           // Shutdown: the result is dropped and stop() puts the task back to PENDING.
           this.#ignored.push(task.id);
-          this.#settle(task.id);
+          this.#settle([task.id]);
         } else this.#queueForSave(outcome);
       });
   }
@@ -303,7 +309,7 @@ export class Dispatcher {
       const written = await this.#deps.lifecycle.finishAttempts(batch);
       if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
       this.#failedSaves = 0;
-      for (const outcome of batch) this.#settle(outcome.id);
+      this.#settle(batch.map((outcome) => outcome.id));
     } catch (error) {
       const giveUp: number[] = [];
       for (const outcome of batch) {
@@ -333,10 +339,8 @@ export class Dispatcher {
       this.#saveLater(this.#writeRetryDelay(++this.#failedSaves));
       return;
     }
-    for (const id of ids) {
-      this.#unrequeued.delete(id);
-      this.#settle(id);
-    }
+    for (const id of ids) this.#unrequeued.delete(id);
+    this.#settle(ids);
   }
 
   #saveLater(delay: number): void {
@@ -348,17 +352,21 @@ export class Dispatcher {
     this.#saveTimer.unref();
   }
 
-  #settle(id: number): void {
-    const running = this.#running.get(id);
-    if (!running) return;
-    this.#running.delete(id);
-    this.#saveTries.delete(id);
-    // The slot is free only now: the time beyond the fetch (dispatch, parse, handing back, saving) is queueing.
-    if (running.fetchMs !== null) {
-      this.#limit.attemptEnded(running.fetchMs, Math.max(0, performance.now() - running.startedAt - running.fetchMs));
+  /** Frees the slots of tasks whose attempt is over (saved, or given up), then looks for work once for all of them. */
+  #settle(ids: readonly number[]): void {
+    for (const id of ids) {
+      const running = this.#running.get(id);
+      if (!running) continue;
+      this.#running.delete(id);
+      this.#saveTries.delete(id);
+      // The slot is free only now: the time beyond the fetch (dispatch, parse, handing back, saving) is queueing.
+      if (running.fetchMs !== null) {
+        this.#limit.attemptEnded(running.fetchMs, Math.max(0, performance.now() - running.startedAt - running.fetchMs));
+      }
+      this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     }
-    this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     if (this.#running.size === 0) this.#idle?.();
+    // Once per batch: a wake per task would claim for the first freed slot alone, then again for the rest.
     this.wake();
   }
 

@@ -137,6 +137,18 @@ describe("Dispatcher", () => {
     expect(h.pool.maxActiveTotal).toBe(3);
   });
 
+  it("claims once per look for work when the store offers less than there is room for, and every task offered starts", async () => {
+    const h = await harness({ dispatcher: { maxInFlight: 10 } });
+    await h.submit(["https://a.example/1", "https://b.example/1", "https://c.example/1"]);
+    h.pool.hold();
+    const before = h.real.statementCounts().claim ?? 0;
+    await h.dispatcher.start();
+    await within(WAIT_MS, "3 crawls", h.pool.until(() => h.pool.jobs.length === 3));
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect((h.real.statementCounts().claim ?? 0) - before).toBe(1);
+    h.pool.release();
+  });
+
   it("does not let a busy host hold back the tasks of other hosts queued behind it", async () => {
     const h = await harness({ dispatcher: { maxInFlight: 3 } });
     h.pool.hold();
