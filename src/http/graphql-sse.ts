@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
 import { GraphQLError } from "graphql";
+import type { Request as SseRequest, Response as SseResponse } from "graphql-sse";
 import type { Plugin } from "graphql-yoga";
 import type { KeyStore } from "../auth/api-keys.js";
 import type { Logger } from "../logger.js";
@@ -9,6 +11,23 @@ import { authenticate, bearerToken } from "./auth.js";
 /** graphql-sse's stream token header and query parameter (graphql-sse/lib/common). */
 const TOKEN_HEADER = "x-graphql-event-stream-token";
 const TOKEN_QUERY = "token";
+
+/** The shape of the tokens this service hands out (crypto.randomUUID). */
+const STREAM_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * graphql-sse's `authenticate`: the request's token, or a new one for a reservation. Its default makes
+ * tokens with Math.random (guessable, and a token is all it takes to add operations to a stream), and
+ * takes any string a client sends as a key of a plain object ("toString" found a function there: a 500).
+ * A token of another shape names no stream of ours: 404, as for an unknown one.
+ */
+function streamToken(request: SseRequest): string | SseResponse {
+  const sent = request.headers.get(TOKEN_HEADER) || new URL(request.url ?? "", "http://localhost/").searchParams.get(TOKEN_QUERY);
+  if (!sent) return randomUUID();
+  if (STREAM_TOKEN.test(sent)) return sent;
+  const body = JSON.stringify({ errors: [{ message: "No stream has this token" }] });
+  return [body, { status: 404, statusText: "Not Found", headers: { "content-type": "application/json; charset=utf-8" } }];
+}
 
 /** How long a reserved stream (PUT) waits for its event stream (GET) before it is dropped, by default. */
 export const RESERVATION_TTL_MS = 30_000;
@@ -56,7 +75,7 @@ const CODES_BY_STATUS: Record<number, string> = {
  * - a reserved stream that is not opened in time ({@link RESERVATION_TTL_MS}) is dropped.
  */
 export function useSingleConnectionSse(options: SingleConnectionSseOptions): Plugin {
-  const inner = useGraphQLSSE({ endpoint: options.endpoint });
+  const inner = useGraphQLSSE({ endpoint: options.endpoint, authenticate: streamToken });
   const innerOnRequest = inner.onRequest!;
   const forward = (request: Request, serverContext: unknown): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
