@@ -106,16 +106,16 @@ export interface Decision {
   change: "up" | "down" | "hold";
   limit: number;
   /**
-   * For "down": "event-loop lag", "cpu", "queueing", "memory", "latency"; for "hold": "unused", "at ceiling", "settling" (the
-   * window after a decrease), or a signal's name while it has not strained for long enough yet.
+   * For "down": "event-loop lag", "cpu", "queueing", "memory", "latency"; for "hold": "unused", "at ceiling",
+   * "settling" (the window after a decrease), or a signal's name while it has not strained for long enough yet.
    */
   reasons: string[];
   lagMs: number;
   /** The window's median fetch time, and the one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
+  baselineMs: number | null;
   /** The window's median time a task spent in the service beyond its fetch (null: none to judge by). */
   queuedMs: number | null;
-  baselineMs: number | null;
 }
 
 const MAX_SAMPLES = 1024;
