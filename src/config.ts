@@ -46,6 +46,7 @@ const envSchema = z.object({
   CRAWLQ_USER_AGENT: z.string().min(1).default("crawlq/0.1 (+https://github.com/crawlq/crawlq)"),
   CRAWLQ_TASK_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
   CRAWLQ_CONNECT_TIMEOUT_MS: int(1, 3_600_000).default(10_000),
+  CRAWLQ_KEEP_ALIVE_MS: int(1, 600_000).default(1_000),
   CRAWLQ_MAX_RETRIES: int(0, 1000).default(2),
   CRAWLQ_MAX_RETRIES_CEILING: int(0, 1000).default(20),
   CRAWLQ_RETRY_BASE_MS: int(0).default(500),
@@ -164,6 +165,7 @@ function toConfig(e: z.infer<typeof envSchema>) {
     fetch: {
       timeoutMs: e.CRAWLQ_TASK_TIMEOUT_MS,
       connectTimeoutMs: e.CRAWLQ_CONNECT_TIMEOUT_MS,
+      keepAliveMs: e.CRAWLQ_KEEP_ALIVE_MS,
       maxBodyBytes: e.CRAWLQ_MAX_BODY_BYTES,
       maxRedirects: e.CRAWLQ_MAX_REDIRECTS,
       userAgent: e.CRAWLQ_USER_AGENT,

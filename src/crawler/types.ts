@@ -25,6 +25,11 @@ export interface FetchPolicy {
   /** Whole attempt: connect, headers and body of every hop, redirect checks included. */
   timeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * How long an idle connection stays open for the next request to its origin (a server's shorter
+   * Keep-Alive wins). A crawl of many hosts seldom comes back within it: each idle socket costs memory.
+   */
+  keepAliveMs: number;
   /** Cap on the body, checked while streaming, after decompression too. */
   maxBodyBytes: number;
   maxRedirects: number;

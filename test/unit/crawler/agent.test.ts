@@ -1,3 +1,7 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { closeHttpAgents } from "../../../src/crawler/index.js";
 import { guardedAgentFor } from "../../../src/crawler/agent.js";
@@ -36,5 +40,32 @@ describe("guardedAgentFor", () => {
     await closeHttpAgents();
     expect(before.agent.closed).toBe(true);
     expect(guardedAgentFor(policy(1))).not.toBe(before);
+  });
+
+  it("keeps an idle connection for keepAliveMs, not for the server's longer Keep-Alive hint", async () => {
+    const sockets: Socket[] = [];
+    // Node's server sends Keep-Alive: timeout=5: left to itself, undici would keep the socket ~3 s.
+    const server: Server = createServer((_req, res) => res.end("ok"));
+    server.on("connection", (socket: Socket) => sockets.push(socket));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const { agent } = guardedAgentFor(testPolicy({ keepAliveMs: 300 }));
+      const fetchOnce = async () => (await request(url, { dispatcher: agent })).body.text();
+      await fetchOnce();
+      expect(sockets).toHaveLength(1);
+      const idleSince = performance.now();
+      await once(sockets[0]!, "close");
+      const idleMs = performance.now() - idleSince;
+      expect(idleMs).toBeGreaterThanOrEqual(250);
+      expect(idleMs).toBeLessThan(2_000);
+      // Closed by the client: the next request opens a new connection.
+      await fetchOnce();
+      expect(sockets).toHaveLength(2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -20,6 +20,7 @@ export function testPolicy(overrides: Partial<FetchPolicy> = {}): FetchPolicy {
   return {
     timeoutMs: 5000,
     connectTimeoutMs: 2000,
+    keepAliveMs: 1000,
     maxBodyBytes: 10 * 1024 * 1024,
     maxRedirects: 5,
     userAgent: "crawlq-test/0.1 (+https://github.com/crawlq)",
