@@ -119,7 +119,6 @@ export function listTasksQuery(page: TaskPage) {
   };
 }
 
-/** countByStatus from `prisma.task.groupBy` by status: every status, zero included. */
 /**
  * Counts by status from rows of the TaskCount table (a status may come in several rows: PostgreSQL's
  * shards), every status present, zero included.
