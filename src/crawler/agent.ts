@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { LRUCache } from "lru-cache";
-import { Agent, buildConnector } from "undici";
+import { Agent, buildConnector, Pool } from "undici";
 import { createAddressGuard, type AddressGuard } from "./address-guard.js";
 import { crawlError } from "./errors.js";
 import type { FetchPolicy } from "./types.js";
@@ -52,11 +52,27 @@ const keyOfPolicy = new WeakMap<FetchPolicy, string>();
 export async function closeHttpAgents(): Promise<void> {
   const closing = [...agents.values()].map(({ agent }) => agent.close());
   agents.clear();
+  delayedOrigins.clear();
   await Promise.all(closing);
 }
 
 // Ports one agent keeps a connector for; any further one evicts the least recently used.
 const MAX_PORT_CONNECTORS = 64;
+
+// The longest an idle connection is kept for a host crawled with a delay, and how many such origins a
+// thread remembers (the least recently crawled is forgotten: its next connection gets the policy's time).
+const MAX_DELAYED_KEEP_ALIVE_MS = 60_000;
+const MAX_DELAYED_ORIGINS = 10_000;
+const delayedOrigins = new LRUCache<string, number>({ max: MAX_DELAYED_ORIGINS });
+
+/**
+ * The origin of `url` is crawled with a delay of `delayMs` between requests: its connections are kept
+ * idle that much longer than `policy.keepAliveMs` (up to a minute), so that the next request reuses one
+ * instead of a new handshake. Applies to the origin's connections opened from now on.
+ */
+export function keepConnectionsFor(url: string, delayMs: number, policy: FetchPolicy): void {
+  delayedOrigins.set(new URL(url).origin, Math.min(MAX_DELAYED_KEEP_ALIVE_MS, delayMs + policy.keepAliveMs));
+}
 
 function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
   const guard = createAddressGuard(policy);
@@ -73,8 +89,13 @@ function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
     connector(options, callback);
   };
   // undici keeps an idle connection for the server's Keep-Alive hint (up to 10 minutes) or 4 s: across
-  // thousands of hosts, each seldom revisited, that is thousands of idle sockets (~60 KB each).
-  return { agent: new Agent({ connect, keepAliveTimeout: policy.keepAliveMs, keepAliveMaxTimeout: policy.keepAliveMs }), guard };
+  // thousands of hosts, each seldom revisited, that is thousands of idle sockets (~60 KB each). A host
+  // crawled with a delay keeps its connections for the delay more (keepConnectionsFor).
+  const factory = (origin: string | URL, options: Agent.Options) => {
+    const keepAliveMs = delayedOrigins.get(new URL(origin).origin) ?? policy.keepAliveMs;
+    return new Pool(origin, { ...options, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs });
+  };
+  return { agent: new Agent({ connect, factory }), guard };
 }
 
 /**

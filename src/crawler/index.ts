@@ -4,7 +4,7 @@
  * returns plain, cloneable data.
  */
 export { isBlockedAddress, type GuardDecision, type GuardPolicy } from "./address-guard.js";
-export { closeHttpAgents } from "./agent.js";
+export { closeHttpAgents, keepConnectionsFor } from "./agent.js";
 export { crawlPage } from "./crawl-page.js";
 export {
   boundCrawlOutcome,

@@ -188,7 +188,7 @@ export class Dispatcher {
       const skipHosts = new Set([...gate.busyHosts(now), ...waiting]);
       let offered = 0;
       const admitted: ClaimCandidate[] = [];
-      const reportDeparture = new Set<number>();
+      const hostDelays = new Map<number, number>();
       const denied = new Map<string, number[]>();
       const admit = (candidate: ClaimCandidate): boolean => {
         offered++;
@@ -196,7 +196,7 @@ export class Dispatcher {
         const admission = gate.admit(candidate, now);
         if (admission.verdict === "admit") {
           admitted.push(candidate);
-          if (admission.reportDeparture) reportDeparture.add(candidate.id);
+          if (admission.delayMs > 0) hostDelays.set(candidate.id, admission.delayMs);
         } else if (admission.verdict === "wait") waiting.add(candidate.host);
         else denied.set(admission.reason, [...(denied.get(admission.reason) ?? []), candidate.id]);
         return admission.verdict === "admit";
@@ -216,7 +216,7 @@ export class Dispatcher {
         const claimedIds = new Set(claimed.map((c) => c.task.id));
         for (const candidate of admitted) if (!claimedIds.has(candidate.id)) gate.release(candidate.host, Date.now(), candidate.id);
       }
-      for (const task of claimed) this.#run(task, reportDeparture.has(task.task.id));
+      for (const task of claimed) this.#run(task, hostDelays.get(task.task.id) ?? 0);
       for (const [reason, ids] of denied) await lifecycle.reject(ids, { code: "ROBOTS_DISALLOWED", message: reason });
       if (offered === 0) return this.#sleepUntilRunnable(now);
       // Every task offered started, and the limit still has room: the store has nothing more runnable now (a
@@ -229,20 +229,22 @@ export class Dispatcher {
     }
   }
 
-  #run(claimed: ClaimedTask, reportDeparture: boolean): void {
+  /** Starts a claimed task in the pool; `hostDelayMs`: its host's delay (0: none), as the gate admitted it. */
+  #run(claimed: ClaimedTask, hostDelayMs: number): void {
     const { task, options } = claimed;
     const running: RunningTask = { claimed, startedAt: performance.now(), fetchMs: null };
     this.#running.set(task.id, running);
     // A delayed host waits for this request to leave; once it has, the host's next opening is known.
-    const onDeparture = reportDeparture
-      ? (at: number) => {
-          if (this.#deps.gate.departed(task.id, at)) this.wake();
-        }
-      : undefined;
+    const onDeparture =
+      hostDelayMs > 0
+        ? (at: number) => {
+            if (this.#deps.gate.departed(task.id, at)) this.wake();
+          }
+        : undefined;
     // No AbortSignal: piscina runs at most one abortable task per thread, which would undo the per-thread concurrency.
     // With respectRobots, robots.txt also rules every redirect hop: the worker asks the gate before following one.
     this.#deps.pool
-      .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots }, onDeparture)
+      .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots, hostDelayMs }, onDeparture)
       .then(
         ({ worker, outcome }): AttemptOutcome => {
           if (outcome.ok) running.fetchMs = outcome.page.fetchMs;

@@ -44,11 +44,11 @@ export interface HostGateOptions {
 }
 
 /**
- * Admit: start it now; with `reportDeparture`, its host has a delay, counted from when this task's request
+ * Admit: start it now; `delayMs` is its host's delay (0: none), counted from when this task's request
  * leaves: report that time with `departed`. Wait: its host is busy, delayed, awaiting a departure, or its
  * robots.txt is loading. Deny: robots.txt forbids it.
  */
-export type Admission = { verdict: "admit"; reportDeparture: boolean } | { verdict: "wait" } | { verdict: "deny"; reason: string };
+export type Admission = { verdict: "admit"; delayMs: number } | { verdict: "wait" } | { verdict: "deny"; reason: string };
 
 interface HostState {
   active: number;
@@ -172,7 +172,7 @@ export class HostGate {
 
   /**
    * Decides for one task; on "admit" a slot on its host is taken (give it back with `release`, with the task's
-   * id). When its host has a delay, the admission says so (`reportDeparture`) and the host takes no other task
+   * id). When its host has a delay, the admission says so (`delayMs`) and the host takes no other task
    * until `departed` or `release` tells when this one's request left or that it ended.
    */
   admit(task: ClaimCandidate, now: number): Admission {
@@ -196,11 +196,11 @@ export class HostGate {
       this.#departing.set(task.id, task.host);
     }
     this.#hosts.set(task.host, state);
-    return { verdict: "admit", reportDeparture: delayMs > 0 };
+    return { verdict: "admit", delayMs };
   }
 
   /**
-   * The request of task `taskId` (admitted with `reportDeparture`) left at `at` (the pool thread's Date.now(),
+   * The request of task `taskId` (admitted with a `delayMs`) left at `at` (the pool thread's Date.now(),
    * this gate's clock): its host opens at `at` + its delay. True when that ended a wait on the host; false for
    * a departure no longer awaited (its task already ended: `release` then counted the delay from the end,
    * which is later) or one older than the admission (an earlier attempt's).

@@ -4,7 +4,7 @@
  * It takes plain data and returns plain data; it touches neither the database nor the events.
  */
 import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
-import { boundCrawlOutcome, boundRobotsOutcome, crawlPage, fetchRobots, type RedirectCheck } from "../crawler/index.js";
+import { boundCrawlOutcome, boundRobotsOutcome, crawlPage, fetchRobots, keepConnectionsFor, type RedirectCheck } from "../crawler/index.js";
 import type { CrawlFailure } from "../crawler/types.js";
 import {
   DEPARTURE_CHANNEL,
@@ -52,6 +52,7 @@ const askMainThread: RedirectCheck = (url) =>
 export default async function run(job: WorkerJob): Promise<WorkerReply> {
   if (job.kind === "robots") return { worker: threadId, robots: boundRobotsOutcome(await fetchRobots(job.origin, policy)) };
   const { departure } = job;
+  if (job.hostDelayMs > 0) keepConnectionsFor(job.url, job.hostDelayMs, policy);
   // Date.now() is taken once the request is written: the main thread's gate counts its host's delay from then.
   const onDeparture = departure === undefined ? undefined : () => departures.postMessage({ id: departure, at: Date.now() } satisfies Departure);
   const outcome = await crawlPage(job.url, policy, job.respectRobots ? askMainThread : undefined, onDeparture);

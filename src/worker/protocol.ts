@@ -14,6 +14,11 @@ export interface CrawlJob {
   url: string;
   /** robots.txt rules this crawl: each redirect hop is put to the main thread's host gate first. */
   respectRobots: boolean;
+  /**
+   * Its host's delay between requests (0: none): the thread keeps the origin's idle connection at least that
+   * long, so that the next request, a delay later, reuses it.
+   */
+  hostDelayMs: number;
 }
 
 /**

@@ -172,6 +172,8 @@ describe("Dispatcher", () => {
     const gaps = admitted.slice(1).map((at, i) => at - admitted[i]!);
     expect(gaps).toHaveLength(3);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(hostDelayMs);
+    // Each job carries the delay: the thread keeps the host's connection for the next one.
+    expect(h.pool.jobs.map((job) => job.hostDelayMs)).toEqual([hostDelayMs, hostDelayMs, hostDelayMs, hostDelayMs]);
   });
 
   it("spaces the requests leaving for a host by hostDelayMs from their departures, however late a worker sends them", async () => {
@@ -259,7 +261,7 @@ describe("Dispatcher", () => {
     }
     expect(publicPage).toMatchObject({ status: "SUCCEEDED", attempts: 1 });
     expect(h.robotsFetched).toEqual(["https://a.example"]);
-    expect(h.pool.jobs).toEqual([{ taskId: publicPage!.id, url: publicPage!.url, respectRobots: true }]);
+    expect(h.pool.jobs).toEqual([{ taskId: publicPage!.id, url: publicPage!.url, respectRobots: true, hostDelayMs: 0 }]);
   });
 
   it("records a crashed pool worker as FAILED INTERNAL and gives the slot back", async () => {

@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { request } from "undici";
+import { request, type Agent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { closeHttpAgents } from "../../../src/crawler/index.js";
-import { guardedAgentFor } from "../../../src/crawler/agent.js";
+import { guardedAgentFor, keepConnectionsFor } from "../../../src/crawler/agent.js";
 import { testPolicy } from "./policy.js";
 
 // The cache holds MAX_AGENTS (16) agents; each connect timeout below makes a distinct policy.
@@ -42,30 +42,50 @@ describe("guardedAgentFor", () => {
     expect(guardedAgentFor(policy(1))).not.toBe(before);
   });
 
-  it("keeps an idle connection for keepAliveMs, not for the server's longer Keep-Alive hint", async () => {
+  /** A local server counting its connections; `idleMs` fetches once and times the connection's idle life. */
+  async function withServer(test: (server: { url: string; sockets: Socket[]; idleMs: (agent: Agent) => Promise<number> }) => Promise<void>) {
     const sockets: Socket[] = [];
     // Node's server sends Keep-Alive: timeout=5: left to itself, undici would keep the socket ~3 s.
     const server: Server = createServer((_req, res) => res.end("ok"));
     server.on("connection", (socket: Socket) => sockets.push(socket));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-      const { agent } = guardedAgentFor(testPolicy({ keepAliveMs: 300 }));
-      const fetchOnce = async () => (await request(url, { dispatcher: agent })).body.text();
-      await fetchOnce();
-      expect(sockets).toHaveLength(1);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const idleMs = async (agent: Agent) => {
+      const before = sockets.length;
+      await (await request(url, { dispatcher: agent })).body.text();
+      expect(sockets).toHaveLength(before + 1);
       const idleSince = performance.now();
-      await once(sockets[0]!, "close");
-      const idleMs = performance.now() - idleSince;
-      expect(idleMs).toBeGreaterThanOrEqual(250);
-      expect(idleMs).toBeLessThan(2_000);
-      // Closed by the client: the next request opens a new connection.
-      await fetchOnce();
-      expect(sockets).toHaveLength(2);
+      await once(sockets.at(-1)!, "close");
+      return performance.now() - idleSince;
+    };
+    try {
+      await test({ url, sockets, idleMs });
     } finally {
       server.closeAllConnections();
       server.close();
     }
+  }
+
+  it("keeps an idle connection for keepAliveMs, not for the server's longer Keep-Alive hint", async () => {
+    await withServer(async ({ idleMs, sockets }) => {
+      const { agent } = guardedAgentFor(testPolicy({ keepAliveMs: 300 }));
+      const idle = await idleMs(agent);
+      expect(idle).toBeGreaterThanOrEqual(250);
+      expect(idle).toBeLessThan(2_000);
+      // Closed by the client: the next request opens a new connection.
+      await idleMs(agent);
+      expect(sockets).toHaveLength(2);
+    });
+  });
+
+  it("keeps the connections of a host crawled with a delay for that delay more", async () => {
+    await withServer(async ({ url, idleMs }) => {
+      const policy = testPolicy({ keepAliveMs: 200 });
+      keepConnectionsFor(url, 800, policy);
+      const idle = await idleMs(guardedAgentFor(policy).agent);
+      expect(idle).toBeGreaterThanOrEqual(950);
+      expect(idle).toBeLessThan(2_500);
+    });
   });
 });

@@ -127,13 +127,13 @@ describe("HostGate: delay between starts on one host", () => {
   it("spaces departures by the task's hostDelayMs and reports when the host opens", () => {
     const { gate } = gateWith();
     const first = task("http://a.example/1", { hostDelayMs: 200 });
-    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", reportDeparture: true });
+    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", delayMs: 200 });
     expect(gate.departed(first.id, T0 + 30)).toBe(true);
     gate.release("a.example", T0 + 50, first.id);
     expect(gate.admit(task("http://a.example/2", { hostDelayMs: 200 }), T0 + 229).verdict).toBe("wait");
     expect(gate.busyHosts(T0 + 229)).toEqual(["a.example"]);
     expect(gate.nextOpening(T0 + 10)).toBe(T0 + 230);
-    expect(gate.admit(task("http://b.example/1"), T0 + 10)).toEqual({ verdict: "admit", reportDeparture: false });
+    expect(gate.admit(task("http://b.example/1"), T0 + 10)).toEqual({ verdict: "admit", delayMs: 0 });
     const second = task("http://a.example/2", { hostDelayMs: 200 });
     expect(gate.admit(second, T0 + 230).verdict).toBe("admit");
     gate.departed(second.id, T0 + 240);
@@ -153,7 +153,7 @@ describe("HostGate: the delay counts from the request's departure", () => {
   it("keeps a delayed host closed until its task's departure is reported, then opens it at departure + delay", () => {
     const { gate } = gateWith();
     const first = delayed(1);
-    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", reportDeparture: true });
+    expect(gate.admit(first, T0)).toEqual({ verdict: "admit", delayMs: 100 });
     // Long after the delay from the admission, and with room under the host's limit: still waiting.
     expect(gate.admit(delayed(2), T0 + 500).verdict).toBe("wait");
     expect(gate.busyHosts(T0 + 500)).toEqual(["a.example"]);
@@ -204,7 +204,7 @@ describe("HostGate: the delay counts from the request's departure", () => {
   it("never makes a host without a delay wait for departures", () => {
     const { gate } = gateWith();
     const tasks = [1, 2, 3].map((n) => task(`http://a.example/${n}`));
-    expect(tasks.map((t) => gate.admit(t, T0))).toEqual(Array(3).fill({ verdict: "admit", reportDeparture: false }));
+    expect(tasks.map((t) => gate.admit(t, T0))).toEqual(Array(3).fill({ verdict: "admit", delayMs: 0 }));
     expect(gate.busyHosts(T0)).toEqual([]);
     expect(gate.nextOpening(T0)).toBeNull();
     expect(gate.departed(tasks[0]!.id, T0)).toBe(false);
@@ -260,7 +260,7 @@ describe("HostGate: robots.txt", () => {
   it("honours Crawl-delay, and the larger of it and the task's hostDelayMs", async () => {
     const env = gateWith({}, { [origin]: found("User-agent: *\nCrawl-delay: 2\n") });
     const first = robotsTask(`${origin}/1`);
-    expect(await decide(env, first)).toEqual({ verdict: "admit", reportDeparture: true });
+    expect(await decide(env, first)).toEqual({ verdict: "admit", delayMs: 2000 });
     env.gate.departed(first.id, T0);
     env.gate.release("site.example", T0 + 50, first.id);
     expect(env.gate.admit(robotsTask(`${origin}/2`), T0 + 1999).verdict).toBe("wait");
