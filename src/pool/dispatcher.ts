@@ -39,11 +39,11 @@ export interface DispatcherDeps {
 
 const MAX_WRITE_RETRY_MS = 5_000;
 
-/** A task in the pool (or whose result is being saved): when it was started, and its page's fetch time once known. */
+/** A task in the pool (or whose result is being saved): when it was started, and its page's timings once known. */
 interface RunningTask {
   claimed: ClaimedTask;
   startedAt: number;
-  fetchMs: number | null;
+  page: { fetchMs: number; parseMs: number } | null;
 }
 
 /**
@@ -232,7 +232,7 @@ export class Dispatcher {
   /** Starts a claimed task in the pool; `hostDelayMs`: its host's delay (0: none), as the gate admitted it. */
   #run(claimed: ClaimedTask, hostDelayMs: number): void {
     const { task, options } = claimed;
-    const running: RunningTask = { claimed, startedAt: performance.now(), fetchMs: null };
+    const running: RunningTask = { claimed, startedAt: performance.now(), page: null };
     this.#running.set(task.id, running);
     // A delayed host waits for this request to leave; once it has, the host's next opening is known.
     const onDeparture =
@@ -247,7 +247,7 @@ export class Dispatcher {
       .crawl({ taskId: task.id, url: task.url, respectRobots: options.respectRobots, hostDelayMs }, onDeparture)
       .then(
         ({ worker, outcome }): AttemptOutcome => {
-          if (outcome.ok) running.fetchMs = outcome.page.fetchMs;
+          if (outcome.ok) running.page = outcome.page;
           this.#heard(task.host, task.attempts, outcome);
           const attempt = { id: task.id, attempt: task.attempts, worker };
           if (outcome.ok) return { ...attempt, kind: "succeed", page: outcome.page };
@@ -361,9 +361,11 @@ export class Dispatcher {
       if (!running) continue;
       this.#running.delete(id);
       this.#saveTries.delete(id);
-      // The slot is free only now: the time beyond the fetch (dispatch, parse, handing back, saving) is queueing.
-      if (running.fetchMs !== null) {
-        this.#limit.attemptEnded(running.fetchMs, Math.max(0, performance.now() - running.startedAt - running.fetchMs));
+      // The slot is free only now: the time beyond the fetch and the parse (handing to a thread and back,
+      // saving) was spent waiting.
+      if (running.page !== null) {
+        const { fetchMs, parseMs } = running.page;
+        this.#limit.attemptEnded(fetchMs, Math.max(0, performance.now() - running.startedAt - fetchMs - parseMs));
       }
       this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     }

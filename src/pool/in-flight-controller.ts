@@ -10,7 +10,8 @@ export interface InFlightLimit {
   used(inFlight: number): void;
   /**
    * A page's attempt ended and its slot is free: the fetch took `fetchMs`, and the task spent `queuedMs` more in
-   * the service (handed to a thread, parsed, handed back, saved), mostly waiting its turn (failures carry none).
+   * the service than its fetch and parse (handed to a thread and back, saved), waiting its turn (failures
+   * carry none).
    */
   attemptEnded(fetchMs: number, queuedMs: number): void;
 }
@@ -67,7 +68,7 @@ export interface InFlightControllerOptions {
   /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
   maxHeapShare?: number;
   /**
-   * The time a task may spend in the service beyond its fetch (the window's median), as a share of the median
+   * The time a task may spend in the service beyond its fetch and parse (the window's median), as a share of the median
    * fetch time, before the limit counts as too high: tasks then wait for the threads or the main thread, which
    * slows every host's pages (a host at its per-host limit most) for little more throughput. Default 0.2.
    */
@@ -114,7 +115,7 @@ export interface Decision {
   /** The window's median fetch time, and the one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
   baselineMs: number | null;
-  /** The window's median time a task spent in the service beyond its fetch (null: none to judge by). */
+  /** The window's median time a task spent in the service beyond its fetch and parse (null: none to judge by). */
   queuedMs: number | null;
 }
 
@@ -123,7 +124,7 @@ const MAX_SAMPLES = 1024;
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
  * five signals: the main thread's event-loop delay, the machine's CPU (busy share, every process counted),
- * queueing (the median time a task spends in the service beyond its fetch, against a share of the median
+ * queueing (the median time a task spends in the service beyond its fetch and parse, against a share of the median
  * fetch time), memory (process RSS against maxRssBytes, the main heap against its limit) and fetch latency
  * (the median fetch time of the window against the window's before the limit's latest growth: only a limit
  * that just grew answers for a latency that rose). Memory pressure, or lag, saturated CPU, queueing or rising latency for
