@@ -89,7 +89,7 @@ function createGuardedAgent(policy: FetchPolicy): GuardedAgent {
     connector(options, callback);
   };
   // undici keeps an idle connection for the server's Keep-Alive hint (up to 10 minutes) or 4 s: across
-  // thousands of hosts, each seldom revisited, that is thousands of idle sockets (~60 KB each). A host
+  // thousands of hosts, each seldom revisited, that is thousands of idle sockets (tens of kilobytes each). A host
   // crawled with a delay keeps its connections for the delay more (keepConnectionsFor).
   const factory = (origin: string | URL, options: Agent.Options) => {
     const keepAliveMs = delayedOrigins.get(new URL(origin).origin) ?? policy.keepAliveMs;
