@@ -308,10 +308,14 @@ export class Dispatcher {
     if (batch.length === 0) return;
     this.#unsaved = [];
     try {
+      const writeStarted = performance.now();
       const written = await this.#deps.lifecycle.finishAttempts(batch);
       if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
       this.#failedSaves = 0;
-      this.#settle(batch.map((outcome) => outcome.id));
+      this.#settle(
+        batch.map((outcome) => outcome.id),
+        performance.now() - writeStarted,
+      );
     } catch (error) {
       const giveUp: number[] = [];
       for (const outcome of batch) {
@@ -354,18 +358,21 @@ export class Dispatcher {
     this.#saveTimer.unref();
   }
 
-  /** Frees the slots of tasks whose attempt is over (saved, or given up), then looks for work once for all of them. */
-  #settle(ids: readonly number[]): void {
+  /**
+   * Frees the slots of tasks whose attempt is over (saved, or given up), then looks for work once for all of
+   * them. `writeMs`: how long their result write took.
+   */
+  #settle(ids: readonly number[], writeMs = 0): void {
     for (const id of ids) {
       const running = this.#running.get(id);
       if (!running) continue;
       this.#running.delete(id);
       this.#saveTries.delete(id);
-      // The slot is free only now: the time beyond the fetch and the parse (handing to a thread and back,
-      // saving) was spent waiting.
+      // The slot is free only now. Beyond the fetch, the parse and the write itself (a distant database's
+      // round trip is a fixed cost, not a queue), the task waited: for a thread, for the main thread.
       if (running.page !== null) {
         const { fetchMs, parseMs } = running.page;
-        this.#limit.attemptEnded(fetchMs, Math.max(0, performance.now() - running.startedAt - fetchMs - parseMs));
+        this.#limit.attemptEnded(fetchMs, Math.max(0, performance.now() - running.startedAt - fetchMs - parseMs - writeMs));
       }
       this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     }

@@ -10,8 +10,8 @@ export interface InFlightLimit {
   used(inFlight: number): void;
   /**
    * A page's attempt ended and its slot is free: the fetch took `fetchMs`, and the task spent `queuedMs` more in
-   * the service than its fetch and parse (handed to a thread and back, saved), waiting its turn (failures
-   * carry none).
+   * the service than its fetch, parse and result write, waiting its turn for a thread or the main thread
+   * (failures carry none).
    */
   attemptEnded(fetchMs: number, queuedMs: number): void;
 }
@@ -68,9 +68,10 @@ export interface InFlightControllerOptions {
   /** Share of the main thread's heap limit in use above which memory counts as short. Default 0.85. */
   maxHeapShare?: number;
   /**
-   * The time a task may spend in the service beyond its fetch and parse (the window's median), as a share of the median
-   * fetch time, before the limit counts as too high: tasks then wait for the threads or the main thread, which
-   * slows every host's pages (a host at its per-host limit most) for little more throughput. Default 0.2.
+   * The time a task may spend in the service beyond its fetch, parse and result write (the window's median),
+   * as a share of the median fetch time, before the limit counts as too high: tasks then wait for the threads
+   * or the main thread, which slows every host's pages (a host at its per-host limit most) for little more
+   * throughput. Default 0.2.
    */
   maxQueueShare?: number;
   /** ...but never less than this many ms (fetches of a few ms). Default 10 ms. */
@@ -115,7 +116,7 @@ export interface Decision {
   /** The window's median fetch time, and the one before the limit's latest growth (null: none to judge by). */
   latencyMs: number | null;
   baselineMs: number | null;
-  /** The window's median time a task spent in the service beyond its fetch and parse (null: none to judge by). */
+  /** The window's median time a task spent in the service beyond its fetch, parse and result write (null: none to judge by). */
   queuedMs: number | null;
 }
 
@@ -124,13 +125,14 @@ const MAX_SAMPLES = 1024;
 /**
  * AIMD control of the dispatcher's in-flight limit, between a floor and a ceiling. Every window it judges
  * five signals: the main thread's event-loop delay, the machine's CPU (busy share, every process counted),
- * queueing (the median time a task spends in the service beyond its fetch and parse, against a share of the median
- * fetch time), memory (process RSS against maxRssBytes, the main heap against its limit) and fetch latency
- * (the median fetch time of the window against the window's before the limit's latest growth: only a limit
- * that just grew answers for a latency that rose). Memory pressure, or lag, saturated CPU, queueing or rising latency for
- * `sustainedWindows` windows in a row: the limit is multiplied by `decrease` (never below the floor); a
- * shorter strain holds it. All clear and the limit actually reached during the window: it grows, doubling
- * until the first decrease (slow start), then by `step`. A limit the work does not fill does not grow.
+ * queueing (the median time a task spends in the service beyond its fetch, parse and result write, against
+ * a share of the median fetch time), memory (process RSS against maxRssBytes, the main heap against its
+ * limit) and fetch latency (the median fetch time of the window against the window's before the limit's
+ * latest growth: only a limit that just grew answers for a latency that rose). Memory pressure, or lag,
+ * saturated CPU, queueing or rising latency for `sustainedWindows` windows in a row: the limit is
+ * multiplied by `decrease` (never below the floor); a shorter strain holds it. All clear and the limit
+ * actually reached during the window: it grows, doubling until the first decrease (slow start), then by
+ * `step`. A limit the work does not fill does not grow.
  *
  * The ceiling never exceeds memoryBudgetBytes / maxBodyBytes, so the bodies in flight fit the budget
  * however large each one is.

@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CrawlJob } from "../../src/worker/protocol.js";
@@ -40,8 +40,22 @@ afterEach(async () => {
 });
 
 /** A dispatcher with the real SQLite store and host gate, a stand-in pool, and `limit` as its in-flight limit. */
-async function harness(limit: InFlightLimit, answer?: (job: CrawlJob, attempt: number) => StandInReply) {
-  const { store, cleanup } = await sqlite.open();
+async function harness(limit: InFlightLimit, answer?: (job: CrawlJob, attempt: number) => StandInReply, options: { writeDelayMs?: number } = {}) {
+  const { store: real, cleanup } = await sqlite.open();
+  // A distant database: every result write takes writeDelayMs longer.
+  const store = options.writeDelayMs
+    ? new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target) as unknown;
+          if (typeof value !== "function") return value;
+          if (property !== "finishAttempts") return value.bind(target);
+          return async (...args: unknown[]) => {
+            await sleep(options.writeDelayMs);
+            return value.apply(target, args);
+          };
+        },
+      })
+    : real;
   const bus = new InProcessCompletionBus();
   const lifecycle = new TaskLifecycle({ store, bus, owner: "adaptive-under-test" });
   const pool = new StandInPool(answer);
@@ -108,6 +122,17 @@ describe("Dispatcher with a moving in-flight limit", () => {
     expect(new Set(limit.fetches)).toEqual(new Set([2]));
     // Each attempt's time beyond its fetch, told when its slot is free (after its result was saved).
     expect(limit.queued).toHaveLength(30);
+  });
+
+  it("does not count the result write's own time as queueing (a distant database is a fixed cost)", async () => {
+    const limit = new MovableLimit(4);
+    const h = await harness(limit, undefined, { writeDelayMs: 60 });
+    const sub = await h.submit(oneEach(8));
+    await h.dispatcher.start();
+    await within(WAIT_MS, "8 completions", sub.done.until(8));
+    expect(limit.queued).toHaveLength(8);
+    // Each attempt took over 60 ms from start to a free slot; without the write, next to nothing.
+    expect(Math.min(...limit.queued)).toBeLessThan(40);
   });
 
   it("holds back only the host that answered 429 with Retry-After; the others run to the end", async () => {
