@@ -38,6 +38,8 @@ export interface DispatcherDeps {
 }
 
 const MAX_WRITE_RETRY_MS = 5_000;
+// Result writes whose fastest time is taken as the write's fixed cost (a distant database's round trip).
+const WRITE_TIMES_KEPT = 64;
 
 /** A task in the pool (or whose result is being saved): when it was started, and its page's timings once known. */
 interface RunningTask {
@@ -70,6 +72,8 @@ export class Dispatcher {
   // Results given up on whose requeue has not committed yet either.
   readonly #unrequeued = new Set<number>();
   #saving: Promise<void> | null = null;
+  // The latest result writes' durations (ms), oldest first.
+  readonly #writeTimes: number[] = [];
   #saveTimer: NodeJS.Timeout | null = null;
   #failedClaims = 0;
   #failedSaves = 0;
@@ -312,9 +316,11 @@ export class Dispatcher {
       const written = await this.#deps.lifecycle.finishAttempts(batch);
       if (written.some((t) => t.status === "PENDING")) this.#retriesCommitted++;
       this.#failedSaves = 0;
+      this.#writeTimes.push(performance.now() - writeStarted);
+      if (this.#writeTimes.length > WRITE_TIMES_KEPT) this.#writeTimes.shift();
       this.#settle(
         batch.map((outcome) => outcome.id),
-        performance.now() - writeStarted,
+        Math.min(...this.#writeTimes),
       );
     } catch (error) {
       const giveUp: number[] = [];
@@ -360,19 +366,19 @@ export class Dispatcher {
 
   /**
    * Frees the slots of tasks whose attempt is over (saved, or given up), then looks for work once for all of
-   * them. `writeMs`: how long their result write took.
+   * them. `writeCostMs`: the fixed cost of their result write (the fastest of the latest writes).
    */
-  #settle(ids: readonly number[], writeMs = 0): void {
+  #settle(ids: readonly number[], writeCostMs = 0): void {
     for (const id of ids) {
       const running = this.#running.get(id);
       if (!running) continue;
       this.#running.delete(id);
       this.#saveTries.delete(id);
-      // The slot is free only now. Beyond the fetch, the parse and the write itself (a distant database's
-      // round trip is a fixed cost, not a queue), the task waited: for a thread, for the main thread.
+      // The slot is free only now. Beyond the fetch, the parse and the write's fixed cost (a distant
+      // database's round trip is not a queue; a write slowed by load is), the task waited.
       if (running.page !== null) {
         const { fetchMs, parseMs } = running.page;
-        this.#limit.attemptEnded(fetchMs, Math.max(0, performance.now() - running.startedAt - fetchMs - parseMs - writeMs));
+        this.#limit.attemptEnded(fetchMs, Math.max(0, performance.now() - running.startedAt - fetchMs - parseMs - writeCostMs));
       }
       this.#deps.gate.release(running.claimed.task.host, Date.now(), id);
     }

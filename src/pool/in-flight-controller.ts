@@ -10,8 +10,8 @@ export interface InFlightLimit {
   used(inFlight: number): void;
   /**
    * A page's attempt ended and its slot is free: the fetch took `fetchMs`, and the task spent `queuedMs` more in
-   * the service than its fetch, parse and result write, waiting its turn for a thread or the main thread
-   * (failures carry none).
+   * the service than its fetch, its parse and its result write's fixed cost (the fastest write lately),
+   * waiting its turn for a thread or the main thread (failures carry none).
    */
   attemptEnded(fetchMs: number, queuedMs: number): void;
 }

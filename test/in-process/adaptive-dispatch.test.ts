@@ -124,7 +124,7 @@ describe("Dispatcher with a moving in-flight limit", () => {
     expect(limit.queued).toHaveLength(30);
   });
 
-  it("does not count the result write's own time as queueing (a distant database is a fixed cost)", async () => {
+  it("does not count a result write's fixed cost as queueing (a distant database's round trip)", async () => {
     const limit = new MovableLimit(4);
     const h = await harness(limit, undefined, { writeDelayMs: 60 });
     const sub = await h.submit(oneEach(8));
